@@ -1,0 +1,39 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Swift 5 language mode everywhere: the kernels hand raw pointers to DispatchQueue.concurrentPerform,
+// which strict Sendable checking would force behind wrappers on every loop (see README, Architecture).
+let v5: [SwiftSetting] = [.swiftLanguageMode(.v5)]
+let fast: [SwiftSetting] = v5 + [.unsafeFlags(["-Ounchecked", "-enforce-exclusivity=unchecked"], .when(configuration: .release))]
+
+let package = Package(
+    name: "MedSegRepro",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "repro", targets: ["repro"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.19"),
+        .package(url: "https://github.com/CoreOffice/XMLCoder", from: "0.17.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
+        .systemLibrary(name: "CPNG", path: "Sources/CPNG"),
+        .target(name: "Engine", dependencies: ["COpenBLAS"], swiftSettings: fast),
+        .target(name: "NN", dependencies: ["Engine"], swiftSettings: fast),
+        .target(name: "Data", dependencies: ["CPNG", "ZIPFoundation", "XMLCoder"], swiftSettings: v5),
+        .target(name: "Metrics", swiftSettings: v5),
+        .target(name: "Models", dependencies: ["NN"], swiftSettings: fast),
+        .target(name: "Suite", dependencies: ["Models", "Data", "Metrics", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: v5),
+        .executableTarget(name: "repro", dependencies: ["Suite", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: v5),
+        .executableTarget(name: "Table1_TMC", dependencies: ["Suite"], swiftSettings: v5),
+        .executableTarget(name: "Table2_Ablation", dependencies: ["Suite"], swiftSettings: v5),
+        .executableTarget(name: "Bench", dependencies: ["NN"], path: "bench/Bench", swiftSettings: fast),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "NN"], resources: [.copy("Fixtures")], swiftSettings: v5),
+        .testTarget(name: "NNTests", dependencies: ["NN", "Models", "Data"], swiftSettings: v5),
+        .testTarget(name: "DataTests", dependencies: ["Data", "Metrics"], resources: [.copy("Fixtures")], swiftSettings: v5),
+        .testTarget(name: "SuiteTests", dependencies: ["Suite"], swiftSettings: v5),
+    ]
+)

@@ -1,0 +1,44 @@
+import Foundation
+import COpenBLAS
+
+/// Threading for the elementwise and im2col passes. OpenBLAS threads its own GEMMs, so kernels never call
+/// sgemm from inside `parallelFor` (that would oversubscribe the two cores).
+public enum Threads {
+    nonisolated(unsafe) public static var count: Int = {
+        if let s = ProcessInfo.processInfo.environment["REPRO_THREADS"], let n = Int(s), n > 0 { return n }
+        return ProcessInfo.processInfo.activeProcessorCount
+    }()
+}
+
+/// Splits `0..<n` into contiguous chunks, one per thread. Results must not depend on the split: each index is
+/// written by exactly one chunk, and no kernel reduces across chunks in a thread-count-dependent order.
+@inline(__always)
+public func parallelFor(_ n: Int, minChunk: Int = 4096, _ body: (Range<Int>) -> Void) {
+    let threads = min(Threads.count, max(1, n / max(minChunk, 1)))
+    if threads <= 1 { body(0..<n); return }
+    let chunk = (n + threads - 1) / threads
+    DispatchQueue.concurrentPerform(iterations: threads) { t in
+        let lo = t * chunk, hi = min(n, lo + chunk)
+        if lo < hi { body(lo..<hi) }
+    }
+}
+
+/// Vectorisable loops shared by ops and optimisers.
+public enum Kernels {
+    @inline(__always) public static func addInPlace(_ a: UnsafeMutablePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) {
+        parallelFor(n, minChunk: 1 << 15) { r in for i in r { a[i] += b[i] } }
+    }
+    @inline(__always) public static func scaleInPlace(_ a: UnsafeMutablePointer<Float>, _ s: Float, _ n: Int) {
+        parallelFor(n, minChunk: 1 << 15) { r in for i in r { a[i] *= s } }
+    }
+    /// Pairwise sum: accurate in Float32 and independent of the thread count.
+    public static func sum(_ p: UnsafePointer<Float>, _ n: Int) -> Float {
+        if n <= 256 {
+            var s: Float = 0
+            for i in 0..<n { s += p[i] }
+            return s
+        }
+        let h = n / 2
+        return sum(p, h) + sum(p + h, n - h)
+    }
+}

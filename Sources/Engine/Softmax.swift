@@ -1,0 +1,79 @@
+import Foundation
+
+// Softmax and log-softmax over the last axis, fused: one pass for the max, one for the sum, one to write.
+// Attention rows and the cross-entropy both go through these.
+
+extension Tensor {
+    public func softmax() -> Tensor {
+        let n = shape[rank - 1], rows = count / n
+        let out = Tensor.empty(shape)
+        let pi = ptr, po = out.ptr
+        parallelFor(rows, minChunk: Swift.max(1, 4096 / n)) { r in
+            for row in r {
+                let x = pi + row * n, y = po + row * n
+                var m = -Float.infinity
+                for j in 0..<n { m = Swift.max(m, x[j]) }
+                if m == -.infinity { for j in 0..<n { y[j] = 0 }; continue }   // fully masked row
+                var s: Float = 0
+                for j in 0..<n { let e = Foundation.exp(x[j] - m); y[j] = e; s += e }
+                let inv = 1 / s
+                for j in 0..<n { y[j] *= inv }
+            }
+        }
+        let ys = out.storage
+        return Tensor.record(out, "softmax", [self]) { [unowned self] g in
+            // dx = y ⊙ (g − Σ g⊙y)
+            let gi = Tensor.empty(self.shape)
+            let pg = g.ptr, py = ys.ptr, pd = gi.ptr
+            parallelFor(rows, minChunk: Swift.max(1, 4096 / n)) { r in
+                for row in r {
+                    let o = row * n
+                    var dot: Float = 0
+                    for j in 0..<n { dot += pg[o + j] * py[o + j] }
+                    for j in 0..<n { pd[o + j] = py[o + j] * (pg[o + j] - dot) }
+                }
+            }
+            self.accumulateGrad(gi)
+        }
+    }
+
+    public func logSoftmax() -> Tensor {
+        let n = shape[rank - 1], rows = count / n
+        let out = Tensor.empty(shape)
+        let pi = ptr, po = out.ptr
+        parallelFor(rows, minChunk: Swift.max(1, 4096 / n)) { r in
+            for row in r {
+                let x = pi + row * n, y = po + row * n
+                var m = -Float.infinity
+                for j in 0..<n { m = Swift.max(m, x[j]) }
+                var s: Float = 0
+                for j in 0..<n { s += Foundation.exp(x[j] - m) }
+                let lse = m + Foundation.log(s)
+                for j in 0..<n { y[j] = x[j] - lse }
+            }
+        }
+        let ys = out.storage
+        return Tensor.record(out, "logSoftmax", [self]) { [unowned self] g in
+            // dx = g − softmax ⊙ Σ g
+            let gi = Tensor.empty(self.shape)
+            let pg = g.ptr, py = ys.ptr, pd = gi.ptr
+            parallelFor(rows, minChunk: Swift.max(1, 4096 / n)) { r in
+                for row in r {
+                    let o = row * n
+                    var s: Float = 0
+                    for j in 0..<n { s += pg[o + j] }
+                    for j in 0..<n { pd[o + j] = pg[o + j] - Foundation.exp(py[o + j]) * s }
+                }
+            }
+            self.accumulateGrad(gi)
+        }
+    }
+
+    /// Softmax over any axis, by moving it last.
+    public func softmax(axis a: Int) -> Tensor {
+        let ax = axis(a)
+        if ax == rank - 1 { return softmax() }
+        var p = Array(0..<rank); p.swapAt(ax, rank - 1)
+        return permuted(p).softmax().permuted(p)
+    }
+}
