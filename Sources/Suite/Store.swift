@@ -1,0 +1,577 @@
+import Foundation
+import GRDB
+
+// The result store: every run's configuration, status, training curve, per-case and summary metrics, in one SQLite
+// file. Reports and checks are computed from these rows alone, so nothing in here knows about models or engines.
+
+/// Where a run's images came from. Real data is compared with the paper; proxy data (seeded synthetic stand-ins)
+/// can only be compared with our own recorded reference.
+public enum DataSource: String, Codable, Sendable, CaseIterable {
+    case proxy
+    case real
+}
+
+/// An experiment as a value. Its hash is the run id, so the same configuration always lands on the same rows:
+/// a finished cell is skipped on rerun and an interrupted one resumes.
+public struct RunConfig: Codable, Hashable, Sendable {
+    public var paper: String
+    public var table: String
+    public var method: String
+    public var dataset: String
+    public var variant: String
+    public var scale: String
+    public var seed: Int
+    public var dataSource: DataSource
+    public var hyperparameters: [String: String]
+
+    public init(paper: String, table: String, method: String, dataset: String, variant: String = "",
+                scale: String, seed: Int, dataSource: DataSource, hyperparameters: [String: String] = [:]) {
+        self.paper = paper
+        self.table = table
+        self.method = method
+        self.dataset = dataset
+        self.variant = variant
+        self.scale = scale
+        self.seed = seed
+        self.dataSource = dataSource
+        self.hyperparameters = hyperparameters
+    }
+
+    /// JSON with keys sorted by their UTF-8 bytes and a fixed escaping, written by hand because Foundation's
+    /// encoder does not promise identical bytes across platforms and versions, and the id must never drift.
+    public var canonicalJSON: String {
+        let hyper = CanonicalJSON.object(hyperparameters.map { ($0.key, CanonicalJSON.string($0.value)) })
+        return CanonicalJSON.object([
+            ("paper", CanonicalJSON.string(paper)),
+            ("table", CanonicalJSON.string(table)),
+            ("method", CanonicalJSON.string(method)),
+            ("dataset", CanonicalJSON.string(dataset)),
+            ("variant", CanonicalJSON.string(variant)),
+            ("scale", CanonicalJSON.string(scale)),
+            ("seed", String(seed)),
+            ("dataSource", CanonicalJSON.string(dataSource.rawValue)),
+            ("hyperparameters", hyper),
+        ])
+    }
+
+    /// Lower-case hex SHA-256 of `canonicalJSON`.
+    public var id: String { SHA256.hexDigest(of: canonicalJSON) }
+}
+
+/// The brief's other name for the same value: a run's key is its whole configuration.
+public typealias RunKey = RunConfig
+
+enum CanonicalJSON {
+    static func string(_ s: String) -> String {
+        var out = "\""
+        for scalar in s.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where scalar.value < 0x20:
+                out += "\\u" + String(format: "%04x", scalar.value)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+
+    /// `members` holds already-encoded values.
+    static func object(_ members: [(String, String)]) -> String {
+        let sorted = members.sorted { Array($0.0.utf8).lexicographicallyPrecedes(Array($1.0.utf8)) }
+        return "{" + sorted.map { string($0.0) + ":" + $0.1 }.joined(separator: ",") + "}"
+    }
+}
+
+/// FIPS 180-4 SHA-256, kept here so that run ids need no package beyond GRDB.
+public enum SHA256 {
+    private static let k: [UInt32] = [
+        0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+        0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+        0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+        0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+        0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+        0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+        0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+        0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
+    ]
+    private static let initial: [UInt32] = [
+        0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
+    ]
+
+    public static func digest(_ message: [UInt8]) -> [UInt8] {
+        var h = initial
+        var w = [UInt32](repeating: 0, count: 64)
+        for block in padded(message) {
+            compress(&h, block: block, schedule: &w)
+        }
+        return h.flatMap { word in (0..<4).map { UInt8(truncatingIfNeeded: word >> (24 - 8 * $0)) } }
+    }
+
+    public static func hexDigest(of text: String) -> String {
+        digest(Array(text.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// Appends the 0x80 marker, zeros and the 64-bit big-endian bit length, then cuts into 64-byte blocks.
+    private static func padded(_ message: [UInt8]) -> [ArraySlice<UInt8>] {
+        var bytes = message
+        bytes.append(0x80)
+        while bytes.count % 64 != 56 { bytes.append(0) }
+        let bitLength = UInt64(message.count) &* 8
+        for shift in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: bitLength >> UInt64(shift))) }
+        return stride(from: 0, to: bytes.count, by: 64).map { bytes[$0..<$0 + 64] }
+    }
+
+    private static func compress(_ h: inout [UInt32], block: ArraySlice<UInt8>, schedule w: inout [UInt32]) {
+        let base = block.startIndex
+        for t in 0..<16 {
+            w[t] = (0..<4).reduce(UInt32(0)) { ($0 << 8) | UInt32(block[base + 4 * t + $1]) }
+        }
+        for t in 16..<64 {
+            let s0 = rotr(w[t - 15], 7) ^ rotr(w[t - 15], 18) ^ (w[t - 15] >> 3)
+            let s1 = rotr(w[t - 2], 17) ^ rotr(w[t - 2], 19) ^ (w[t - 2] >> 10)
+            w[t] = w[t - 16] &+ s0 &+ w[t - 7] &+ s1
+        }
+        var (a, b, c, d, e, f, g, hh) = (h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7])
+        for t in 0..<64 {
+            let s1 = rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)
+            let choose = (e & f) ^ (~e & g)
+            let t1 = hh &+ s1 &+ choose &+ k[t] &+ w[t]
+            let s0 = rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)
+            let majority = (a & b) ^ (a & c) ^ (b & c)
+            let t2 = s0 &+ majority
+            (hh, g, f, e, d, c, b, a) = (g, f, e, d &+ t1, c, b, a, t1 &+ t2)
+        }
+        for (i, v) in [a, b, c, d, e, f, g, hh].enumerated() { h[i] = h[i] &+ v }
+    }
+
+    private static func rotr(_ x: UInt32, _ n: UInt32) -> UInt32 { (x >> n) | (x << (32 - n)) }
+}
+
+public enum RunStatus: String, Codable, Sendable {
+    case running
+    case finished
+    case failed
+}
+
+/// One row of `runs`, with its configuration decoded.
+public struct RunRecord: Equatable, Sendable {
+    public let id: String
+    public let config: RunConfig
+    public let status: RunStatus
+    public let codeVersion: String
+    public let startedAt: Date?
+    public let finishedAt: Date?
+    public let error: String?
+    public let epochsDone: Int
+    public let bestEpoch: Int?
+}
+
+/// What `beginRun` found. `resumable` carries the row as it was before the call (its status tells whether the
+/// earlier attempt failed or was killed while running), so the runner can load its checkpoint.
+public enum RunStart: Equatable, Sendable {
+    case new
+    case resumable(RunRecord)
+    case finished(RunRecord)
+}
+
+public struct CaseMetric: Equatable, Sendable {
+    public var caseId: String
+    public var metric: String
+    public var value: Double
+
+    public init(caseId: String, metric: String, value: Double) {
+        self.caseId = caseId
+        self.metric = metric
+        self.value = value
+    }
+}
+
+public struct CurvePoint: Equatable, Sendable {
+    public var epoch: Int
+    public var split: String
+    public var metric: String
+    public var value: Double
+
+    public init(epoch: Int, split: String, metric: String, value: Double) {
+        self.epoch = epoch
+        self.split = split
+        self.metric = metric
+        self.value = value
+    }
+}
+
+/// Selects runs; nil fields match anything.
+public struct RunFilter: Sendable {
+    public var paper: String?
+    public var table: String?
+    public var method: String?
+    public var dataset: String?
+    public var variant: String?
+    public var scale: String?
+    public var seed: Int?
+    public var dataSource: DataSource?
+
+    public init(paper: String? = nil, table: String? = nil, method: String? = nil, dataset: String? = nil,
+                variant: String? = nil, scale: String? = nil, seed: Int? = nil, dataSource: DataSource? = nil) {
+        self.paper = paper
+        self.table = table
+        self.method = method
+        self.dataset = dataset
+        self.variant = variant
+        self.scale = scale
+        self.seed = seed
+        self.dataSource = dataSource
+    }
+
+    fileprivate var sqlConditions: (sql: String, arguments: StatementArguments) {
+        let pairs: [(String, (any DatabaseValueConvertible)?)] = [
+            ("paper", paper), ("table_name", table), ("method", method), ("dataset", dataset),
+            ("variant", variant), ("scale", scale), ("seed", seed), ("data_source", dataSource?.rawValue),
+        ]
+        let used = pairs.compactMap { name, value in value.map { (name, $0) } }
+        let sql = used.map { "\($0.0) = ?" }.joined(separator: " AND ")
+        return (sql.isEmpty ? "1" : sql, StatementArguments(used.map { $0.1 }))
+    }
+}
+
+/// A finished run with everything the report needs, loaded in one go.
+public struct RunResult: Sendable {
+    public let record: RunRecord
+    /// metric -> value, as stored by the runner.
+    public let summary: [String: Double]
+    /// metric -> case id -> value.
+    public let cases: [String: [String: Double]]
+    public let curves: [CurvePoint]
+
+    public init(record: RunRecord, summary: [String: Double], cases: [String: [String: Double]], curves: [CurvePoint]) {
+        self.record = record
+        self.summary = summary
+        self.cases = cases
+        self.curves = curves
+    }
+
+    /// The run's value of a metric: its summary if the runner stored one, else the mean over its cases
+    /// (non-finite cases are skipped, as an undefined HD95 would otherwise poison the mean).
+    public func value(of metric: String) -> Double? {
+        if let v = summary[metric] { return v }
+        guard let perCase = cases[metric] else { return nil }
+        let finite = perCase.values.filter { $0.isFinite }
+        return finite.isEmpty ? nil : finite.reduce(0, +) / Double(finite.count)
+    }
+}
+
+public enum StoreError: Error, CustomStringConvertible {
+    case unknownRun(String)
+    case corruptRow(String)
+
+    public var description: String {
+        switch self {
+        case .unknownRun(let id): return "no run with id \(id) in the result store"
+        case .corruptRow(let why): return "unreadable row in the result store: \(why)"
+        }
+    }
+}
+
+/// GRDB over SQLite in WAL mode. Several processes may write one file at once: each write is a short IMMEDIATE
+/// transaction, and a busy database is waited for rather than reported as an error.
+public final class ResultStore: @unchecked Sendable {
+    public let url: URL
+    /// The code version stamped on runs begun through this handle.
+    public let codeVersion: String
+    private let pool: DatabasePool
+
+    /// Opens (creating if needed) the store at `url`. `codeVersion` defaults to `git describe` of the project.
+    public init(url: URL, codeVersion: String? = nil, busyTimeout: TimeInterval = 60) throws {
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(busyTimeout)
+        pool = try DatabasePool(path: url.path, configuration: configuration)
+        self.url = url
+        self.codeVersion = codeVersion ?? CodeVersion.describe(at: url.deletingLastPathComponent())
+        try Self.migrate(pool)
+    }
+
+    /// Opens `path`, or Reports/results.sqlite of the project when nil.
+    public static func open(_ path: URL? = nil, codeVersion: String? = nil) throws -> ResultStore {
+        let target = try path ?? ProjectPaths.locate().defaultDatabase
+        return try ResultStore(url: target, codeVersion: codeVersion)
+    }
+
+    /// Model weights live beside the database, one file per run, so that a copied Reports/ stays resumable.
+    public func checkpointURL(runId: String) -> URL {
+        url.deletingLastPathComponent().appendingPathComponent("checkpoints", isDirectory: true)
+            .appendingPathComponent("\(runId).safetensors")
+    }
+
+    // MARK: Schema
+
+    private static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE runs (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    paper TEXT NOT NULL,
+                    table_name TEXT NOT NULL,
+                    method TEXT NOT NULL,
+                    dataset TEXT NOT NULL,
+                    variant TEXT NOT NULL,
+                    scale TEXT NOT NULL,
+                    seed INTEGER NOT NULL,
+                    data_source TEXT NOT NULL CHECK (data_source IN ('proxy', 'real')),
+                    config_json TEXT NOT NULL,
+                    code_version TEXT NOT NULL,
+                    status TEXT NOT NULL CHECK (status IN ('running', 'finished', 'failed')),
+                    started_at DATETIME,
+                    finished_at DATETIME,
+                    error TEXT,
+                    epochs_done INTEGER NOT NULL DEFAULT 0,
+                    best_epoch INTEGER
+                );
+                CREATE INDEX runs_by_table ON runs(paper, table_name, status);
+                -- value is nullable because SQLite stores NaN as NULL; it is read back as NaN.
+                CREATE TABLE curves (
+                    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+                    epoch INTEGER NOT NULL,
+                    split TEXT NOT NULL,
+                    metric TEXT NOT NULL,
+                    value REAL,
+                    PRIMARY KEY (run_id, epoch, split, metric)
+                );
+                CREATE TABLE case_metrics (
+                    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+                    case_id TEXT NOT NULL,
+                    metric TEXT NOT NULL,
+                    value REAL,
+                    PRIMARY KEY (run_id, case_id, metric)
+                );
+                CREATE TABLE summary (
+                    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+                    metric TEXT NOT NULL,
+                    value REAL,
+                    PRIMARY KEY (run_id, metric)
+                );
+                """)
+        }
+        return migrator
+    }
+
+    /// Two processes opening a fresh file can both see it unmigrated; the loser's CREATE fails once the winner
+    /// commits, and a second pass then finds the migration recorded.
+    private static func migrate(_ pool: DatabasePool) throws {
+        var attempt = 0
+        while true {
+            do {
+                try migrator.migrate(pool)
+                return
+            } catch {
+                attempt += 1
+                if attempt >= 5 { throw error }
+                Thread.sleep(forTimeInterval: 0.05 * Double(attempt))
+            }
+        }
+    }
+
+    // MARK: Run lifecycle
+
+    /// Registers a run or picks it up again. Finished runs are left untouched; a failed or interrupted run is
+    /// set back to running, its error cleared, and the current code version appended if it changed.
+    public func beginRun(_ config: RunConfig) throws -> RunStart {
+        let id = config.id
+        let version = codeVersion
+        return try pool.write { db in
+            if let row = try Row.fetchOne(db, sql: "SELECT * FROM runs WHERE id = ?", arguments: [id]) {
+                let record = try Self.record(from: row)
+                if record.status == .finished { return .finished(record) }
+                let versions = Self.appendVersion(version, to: record.codeVersion)
+                try db.execute(sql: "UPDATE runs SET status = 'running', error = NULL, code_version = ? WHERE id = ?",
+                               arguments: [versions, id])
+                return .resumable(record)
+            }
+            try db.execute(sql: """
+                INSERT INTO runs (id, paper, table_name, method, dataset, variant, scale, seed, data_source,
+                                  config_json, code_version, status, started_at, epochs_done)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, 0)
+                """, arguments: [id, config.paper, config.table, config.method, config.dataset, config.variant,
+                                 config.scale, config.seed, config.dataSource.rawValue, config.canonicalJSON,
+                                 version, Date()])
+            return .new
+        }
+    }
+
+    public func updateProgress(runId: String, epochsDone: Int, bestEpoch: Int?) throws {
+        try updateRun(runId, sql: "UPDATE runs SET epochs_done = ?, best_epoch = ? WHERE id = ?",
+                      arguments: [epochsDone, bestEpoch, runId])
+    }
+
+    /// `epochsDone`/`bestEpoch` overwrite the stored ones when given.
+    public func markFinished(runId: String, epochsDone: Int? = nil, bestEpoch: Int? = nil) throws {
+        try updateRun(runId, sql: """
+            UPDATE runs SET status = 'finished', error = NULL, finished_at = ?,
+                epochs_done = COALESCE(?, epochs_done), best_epoch = COALESCE(?, best_epoch)
+            WHERE id = ?
+            """, arguments: [Date(), epochsDone, bestEpoch, runId])
+    }
+
+    public func markFailed(runId: String, error: String) throws {
+        try updateRun(runId, sql: "UPDATE runs SET status = 'failed', error = ?, finished_at = ? WHERE id = ?",
+                      arguments: [error, Date(), runId])
+    }
+
+    /// Removes a run and its rows (curves, cases, summary), e.g. to start a cell afresh.
+    public func deleteRun(runId: String) throws {
+        try pool.write { db in try db.execute(sql: "DELETE FROM runs WHERE id = ?", arguments: [runId]) }
+    }
+
+    private func updateRun(_ runId: String, sql: String, arguments: StatementArguments) throws {
+        try pool.write { db in
+            try db.execute(sql: sql, arguments: arguments)
+            if db.changesCount == 0 { throw StoreError.unknownRun(runId) }
+        }
+    }
+
+    private static func appendVersion(_ version: String, to stored: String) -> String {
+        stored.split(separator: ",").map(String.init).contains(version) ? stored : stored + "," + version
+    }
+
+    // MARK: Metrics
+
+    /// Re-writing an epoch (a resumed run repeating it) replaces the old value instead of adding a row.
+    public func appendCurve(runId: String, epoch: Int, split: String, metric: String, value: Double) throws {
+        try appendCurve(runId: runId, epoch: epoch, split: split, values: [metric: value])
+    }
+
+    public func appendCurve(runId: String, epoch: Int, split: String, values: [String: Double]) throws {
+        try pool.write { db in
+            for (metric, value) in values {
+                try db.execute(sql: "INSERT OR REPLACE INTO curves (run_id, epoch, split, metric, value) VALUES (?, ?, ?, ?, ?)",
+                               arguments: [runId, epoch, split, metric, value])
+            }
+        }
+    }
+
+    /// All rows in one transaction, so a reader never sees half a test set.
+    public func putCaseMetrics(runId: String, _ rows: [CaseMetric]) throws {
+        try pool.write { db in
+            let statement = try db.cachedStatement(
+                sql: "INSERT OR REPLACE INTO case_metrics (run_id, case_id, metric, value) VALUES (?, ?, ?, ?)")
+            for row in rows {
+                try statement.execute(arguments: [runId, row.caseId, row.metric, row.value])
+            }
+        }
+    }
+
+    public func putSummary(runId: String, _ values: [String: Double]) throws {
+        try pool.write { db in
+            for (metric, value) in values {
+                try db.execute(sql: "INSERT OR REPLACE INTO summary (run_id, metric, value) VALUES (?, ?, ?)",
+                               arguments: [runId, metric, value])
+            }
+        }
+    }
+
+    // MARK: Reading
+
+    public func run(id: String) throws -> RunRecord? {
+        try pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM runs WHERE id = ?", arguments: [id]).map(Self.record(from:))
+        }
+    }
+
+    /// Runs matching `filter` (and `status` when given), in a stable order.
+    public func runs(_ filter: RunFilter = RunFilter(), status: RunStatus? = nil) throws -> [RunRecord] {
+        var (sql, arguments) = filter.sqlConditions
+        if let status {
+            sql += " AND status = ?"
+            arguments += [status.rawValue]
+        }
+        return try pool.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT * FROM runs WHERE \(sql)
+                ORDER BY paper, table_name, data_source, scale, dataset, method, variant, seed, id
+                """, arguments: arguments).map(Self.record(from:))
+        }
+    }
+
+    public func finishedRuns(_ filter: RunFilter = RunFilter()) throws -> [RunRecord] {
+        try runs(filter, status: .finished)
+    }
+
+    public func caseMetrics(runId: String) throws -> [CaseMetric] {
+        try pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT case_id, metric, value FROM case_metrics WHERE run_id = ? ORDER BY metric, case_id",
+                             arguments: [runId]).map { row in
+                CaseMetric(caseId: row["case_id"], metric: row["metric"], value: Self.double(row["value"]))
+            }
+        }
+    }
+
+    public func curves(runId: String) throws -> [CurvePoint] {
+        try pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT epoch, split, metric, value FROM curves WHERE run_id = ? ORDER BY split, metric, epoch",
+                             arguments: [runId]).map { row in
+                CurvePoint(epoch: row["epoch"], split: row["split"], metric: row["metric"], value: Self.double(row["value"]))
+            }
+        }
+    }
+
+    public func summary(runId: String) throws -> [String: Double] {
+        try pool.read { db in
+            let rows = try Row.fetchAll(db, sql: "SELECT metric, value FROM summary WHERE run_id = ?", arguments: [runId])
+            return Dictionary(rows.map { ($0["metric"] as String, Self.double($0["value"])) }, uniquingKeysWith: { a, _ in a })
+        }
+    }
+
+    /// Finished runs with their summaries, cases and curves: everything a report or a check reads.
+    public func results(_ filter: RunFilter = RunFilter()) throws -> [RunResult] {
+        try finishedRuns(filter).map { record in
+            var cases: [String: [String: Double]] = [:]
+            for row in try caseMetrics(runId: record.id) { cases[row.metric, default: [:]][row.caseId] = row.value }
+            return RunResult(record: record, summary: try summary(runId: record.id), cases: cases,
+                             curves: try curves(runId: record.id))
+        }
+    }
+
+    private static func double(_ value: Double?) -> Double { value ?? .nan }
+
+    private static func record(from row: Row) throws -> RunRecord {
+        let json: String = row["config_json"]
+        let config: RunConfig
+        do {
+            config = try JSONDecoder().decode(RunConfig.self, from: Data(json.utf8))
+        } catch {
+            throw StoreError.corruptRow("config_json of run \(row["id"] as String): \(error)")
+        }
+        guard let status = RunStatus(rawValue: row["status"]) else {
+            throw StoreError.corruptRow("status \(row["status"] as String) of run \(row["id"] as String)")
+        }
+        return RunRecord(id: row["id"], config: config, status: status, codeVersion: row["code_version"],
+                         startedAt: row["started_at"], finishedAt: row["finished_at"], error: row["error"],
+                         epochsDone: row["epochs_done"], bestEpoch: row["best_epoch"])
+    }
+}
+
+/// `git describe --always --dirty` of the checkout, so every run records the code that produced it.
+public enum CodeVersion {
+    public static func describe(at directory: URL) -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["git", "-C", directory.path, "describe", "--always", "--dirty"]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        do {
+            try process.run()
+        } catch {
+            return "unknown"
+        }
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        return process.terminationStatus == 0 && !text.isEmpty ? text : "unknown"
+    }
+}

@@ -1,0 +1,95 @@
+"""PyTorch side of `make bench`: the same reference cases as bench/Bench/main.swift, timed the same way.
+
+Prints one JSON object {case: median_ms} on stdout. Run by the Swift benchmark when torch is importable:
+    python -m venv ~/.venvs/torch && ~/.venvs/torch/bin/pip install torch   # CPU wheels are enough
+Thread count follows the Swift side (--threads), so both use the same cores.
+"""
+import argparse, json, statistics, time
+import torch
+import torch.nn as nn
+
+
+def conv_bn_relu(cin, cout):
+    return [nn.Conv2d(cin, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+
+
+class UNet(nn.Module):
+    """Base width w, `depth` down-steps, two conv-BN-ReLU per level, max-pool down, transposed-conv up."""
+
+    def __init__(self, cin, w, depth=4, cout=1):
+        super().__init__()
+        chans = [w * 2 ** i for i in range(depth + 1)]
+        self.down = nn.ModuleList()
+        c = cin
+        for ch in chans:
+            self.down.append(nn.Sequential(*conv_bn_relu(c, ch), *conv_bn_relu(ch, ch)))
+            c = ch
+        self.ups = nn.ModuleList(nn.ConvTranspose2d(chans[i + 1], chans[i], 2, stride=2) for i in reversed(range(depth)))
+        self.up = nn.ModuleList(nn.Sequential(*conv_bn_relu(2 * chans[i], chans[i]), *conv_bn_relu(chans[i], chans[i]))
+                                for i in reversed(range(depth)))
+        self.head = nn.Conv2d(chans[0], cout, 1)
+
+    def forward(self, x):
+        skips = []
+        for i, blk in enumerate(self.down):
+            x = blk(x)
+            if i < len(self.down) - 1:
+                skips.append(x)
+                x = nn.functional.max_pool2d(x, 2)
+        for up, blk in zip(self.ups, self.up):
+            x = blk(torch.cat([skips.pop(), up(x)], 1))
+        return self.head(x)
+
+
+class ViTBlocks(nn.Module):
+    def __init__(self, dim=192, heads=3, depth=4):
+        super().__init__()
+        self.blocks = nn.ModuleList(nn.TransformerEncoderLayer(dim, heads, 4 * dim, dropout=0.0, activation="gelu",
+                                                               batch_first=True, norm_first=True) for _ in range(depth))
+
+    def forward(self, x):
+        for b in self.blocks:
+            x = b(x)
+        return x
+
+
+def cases():
+    yield "unet16_b8_1x64", lambda: UNet(1, 16), (8, 1, 64, 64), "seg"
+    yield "unet16_b8_1x128", lambda: UNet(1, 16), (8, 1, 128, 128), "seg"
+    yield "unet64_b2_3x224", lambda: UNet(3, 64), (2, 3, 224, 224), "seg"
+    yield "vit192_4blocks_b8_t256", lambda: ViTBlocks(), (8, 256, 192), "tok"
+
+
+def time_case(make, shape, kind, warmup, iters):
+    torch.manual_seed(0)
+    model = make()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    x = torch.randn(*shape)
+    y = (torch.rand(shape[0], 1, shape[2], shape[3]) > 0.5).float() if kind == "seg" else torch.randn(*shape)
+    times = []
+    for i in range(warmup + iters):
+        t0 = time.perf_counter()
+        opt.zero_grad(set_to_none=True)
+        out = model(x)
+        loss = nn.functional.binary_cross_entropy_with_logits(out, y) if kind == "seg" else ((out - y) ** 2).mean()
+        loss.backward()
+        opt.step()
+        if i >= warmup:
+            times.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(times)
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--iters", type=int, default=5)
+    ap.add_argument("--only", default=None)
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    out = {}
+    for name, make, shape, kind in cases():
+        if a.only and a.only != name:
+            continue
+        out[name] = time_case(make, shape, kind, a.warmup, a.iters)
+    print(json.dumps(out))
