@@ -109,11 +109,12 @@ struct ConvGeometry {
         return (lo, Swift.max(lo, hi))
     }
 
-    /// Columns `l0..<l1` of the im2col matrix of one image into `cols` ([C·K, l1-l0], row (c, tap)).
-    /// Taps that land in the padding read zero.
-    func im2col(_ x: UnsafePointer<Float>, _ l0: Int, _ l1: Int, _ cols: UnsafeMutablePointer<Float>) {
+    /// Columns `l0..<l1` of the im2col matrices of `images` consecutive images into `cols`
+    /// ([images, C·K, l1-l0], row (c, tap)). Taps that land in the padding read zero.
+    func im2col(_ x: UnsafePointer<Float>, images: Int, _ l0: Int, _ l1: Int, _ cols: UnsafeMutablePointer<Float>) {
         let lt = l1 - l0, kv = kernelVolume, iv = imageVolume
-        parallelFor(channels * kv, minChunk: Swift.max(1, 16384 / Swift.max(lt, 1))) { rows in
+        // Planes are contiguous across images in both layouts, so (image, channel) is one flat plane index.
+        parallelFor(images * channels * kv, minChunk: Swift.max(1, 16384 / Swift.max(lt, 1))) { rows in
             for r in rows {
                 let (offD, offH, offW) = tapOffsets(r % kv)
                 let (vlo, vhi) = validWidth(offW)
@@ -145,10 +146,10 @@ struct ConvGeometry {
     }
 
     /// Adds columns `l0..<l1` of `cols` back onto the image taps they were read from (the adjoint of im2col).
-    /// Parallel over channels: each channel sums its taps in a fixed order, so the result is deterministic.
-    func col2im(_ cols: UnsafePointer<Float>, _ l0: Int, _ l1: Int, _ x: UnsafeMutablePointer<Float>) {
+    /// Parallel over planes: each plane sums its taps in a fixed order, so the result is deterministic.
+    func col2im(_ cols: UnsafePointer<Float>, images: Int, _ l0: Int, _ l1: Int, _ x: UnsafeMutablePointer<Float>) {
         let lt = l1 - l0, kv = kernelVolume, iv = imageVolume
-        parallelFor(channels, minChunk: Swift.max(1, 16384 / Swift.max(lt * kv, 1))) { chans in
+        parallelFor(images * channels, minChunk: Swift.max(1, 16384 / Swift.max(lt * kv, 1))) { chans in
             for c in chans {
                 let img = x + c * iv
                 for k in 0..<kv {
@@ -194,20 +195,26 @@ struct ConvMapping {
     private var imagePerGroup: Int { geo.channels / groups }
     private var rowsPerGroup: Int { imagePerGroup * geo.kernelVolume }
 
-    /// Output-position tiles whose columns fit `ConvScratch.columnBudget`.
-    private var tileLength: Int {
-        Swift.min(geo.outVolume, Swift.max(1, ConvScratch.columnBudget / Swift.max(1, geo.channels * geo.kernelVolume)))
-    }
-
-    private func forEachTile(_ body: (Int, Int, UnsafeMutablePointer<Float>) -> Void) {
-        let len = tileLength, total = geo.outVolume
-        let buf = ConvScratch.borrow(geo.channels * geo.kernelVolume * len)
+    /// Splits the batch into chunks whose columns fit `ConvScratch.columnBudget`: several whole images per chunk
+    /// when they fit (one parallel im2col pass for all of them), otherwise tiles of one image's output positions.
+    /// Calls `body(n0, images, l0, l1, cols)` with `cols` laid out [images, C·K, l1−l0].
+    private func forEachChunk(_ body: (Int, Int, Int, Int, UnsafeMutablePointer<Float>) -> Void) {
+        let rows = geo.channels * geo.kernelVolume, total = geo.outVolume
+        let budget = Swift.max(1, ConvScratch.columnBudget)
+        let images = Swift.min(batch, budget / Swift.max(1, rows * total))
+        let tile = images >= 1 ? total : Swift.max(1, budget / Swift.max(1, rows))
+        let buf = ConvScratch.borrow(rows * tile * Swift.max(images, 1))
         defer { ConvScratch.giveBack(buf) }
-        var l0 = 0
-        while l0 < total {
-            let l1 = Swift.min(total, l0 + len)
-            body(l0, l1, buf.ptr)
-            l0 = l1
+        var n0 = 0
+        while n0 < batch {
+            let nb = Swift.max(1, Swift.min(images, batch - n0))
+            var l0 = 0
+            while l0 < total {
+                let l1 = Swift.min(total, l0 + tile)
+                body(n0, nb, l0, l1, buf.ptr)
+                l0 = l1
+            }
+            n0 += nb
         }
     }
 
@@ -215,19 +222,22 @@ struct ConvMapping {
     func apply(image: UnsafePointer<Float>, weight: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>) {
         let L = geo.outVolume, iv = geo.imageVolume, c = geo.channels
         let og = outerPerGroup, cg = imagePerGroup, rg = rowsPerGroup
-        for n in 0..<batch {
-            let x = image + n * c * iv, yn = y + n * outer * L
-            if geo.isPointwise {
+        if geo.isPointwise {
+            for n in 0..<batch {
                 for g in 0..<groups {
-                    sgemm(false, false, og, L, rg, 1, weight + g * og * rg, rg, x + g * cg * iv, iv, 0, yn + g * og * L, L)
+                    sgemm(false, false, og, L, rg, 1, weight + g * og * rg, rg, image + (n * c + g * cg) * iv, iv,
+                          0, y + (n * outer + g * og) * L, L)
                 }
-                continue
             }
-            forEachTile { l0, l1, cols in
-                let lt = l1 - l0
-                geo.im2col(x, l0, l1, cols)
+            return
+        }
+        forEachChunk { n0, nb, l0, l1, cols in
+            let lt = l1 - l0
+            geo.im2col(image + n0 * c * iv, images: nb, l0, l1, cols)
+            for b in 0..<nb {
+                let cb = cols + b * c * geo.kernelVolume * lt, yn = y + (n0 + b) * outer * L
                 for g in 0..<groups {
-                    sgemm(false, false, og, lt, rg, 1, weight + g * og * rg, rg, cols + g * rg * lt, lt, 0, yn + g * og * L + l0, L)
+                    sgemm(false, false, og, lt, rg, 1, weight + g * og * rg, rg, cb + g * rg * lt, lt, 0, yn + g * og * L + l0, L)
                 }
             }
         }
@@ -237,22 +247,25 @@ struct ConvMapping {
     func adjoint(weight: UnsafePointer<Float>, y: UnsafePointer<Float>, into image: UnsafeMutablePointer<Float>) {
         let L = geo.outVolume, iv = geo.imageVolume, c = geo.channels
         let og = outerPerGroup, cg = imagePerGroup, rg = rowsPerGroup
-        for n in 0..<batch {
-            let x = image + n * c * iv, yn = y + n * outer * L
-            if geo.isPointwise {
+        if geo.isPointwise {
+            for n in 0..<batch {
                 for g in 0..<groups {
-                    sgemm(true, false, rg, L, og, 1, weight + g * og * rg, rg, yn + g * og * L, L, 0, x + g * cg * iv, iv)
+                    sgemm(true, false, rg, L, og, 1, weight + g * og * rg, rg, y + (n * outer + g * og) * L, L,
+                          0, image + (n * c + g * cg) * iv, iv)
                 }
-                continue
             }
-            x.update(repeating: 0, count: c * iv)
-            forEachTile { l0, l1, cols in
-                let lt = l1 - l0
+            return
+        }
+        image.update(repeating: 0, count: batch * c * iv)
+        forEachChunk { n0, nb, l0, l1, cols in
+            let lt = l1 - l0
+            for b in 0..<nb {
+                let cb = cols + b * c * geo.kernelVolume * lt, yn = y + (n0 + b) * outer * L
                 for g in 0..<groups {
-                    sgemm(true, false, rg, lt, og, 1, weight + g * og * rg, rg, yn + g * og * L + l0, L, 0, cols + g * rg * lt, lt)
+                    sgemm(true, false, rg, lt, og, 1, weight + g * og * rg, rg, yn + g * og * L + l0, L, 0, cb + g * rg * lt, lt)
                 }
-                geo.col2im(cols, l0, l1, x)
             }
+            geo.col2im(cols, images: nb, l0, l1, image + n0 * c * iv)
         }
     }
 
@@ -261,19 +274,22 @@ struct ConvMapping {
         let L = geo.outVolume, iv = geo.imageVolume, c = geo.channels
         let og = outerPerGroup, cg = imagePerGroup, rg = rowsPerGroup
         dW.update(repeating: 0, count: outer * rg)
-        for n in 0..<batch {
-            let x = image + n * c * iv, yn = y + n * outer * L
-            if geo.isPointwise {
+        if geo.isPointwise {
+            for n in 0..<batch {
                 for g in 0..<groups {
-                    sgemm(false, true, og, rg, L, 1, yn + g * og * L, L, x + g * cg * iv, iv, 1, dW + g * og * rg, rg)
+                    sgemm(false, true, og, rg, L, 1, y + (n * outer + g * og) * L, L, image + (n * c + g * cg) * iv, iv,
+                          1, dW + g * og * rg, rg)
                 }
-                continue
             }
-            forEachTile { l0, l1, cols in
-                let lt = l1 - l0
-                geo.im2col(x, l0, l1, cols)
+            return
+        }
+        forEachChunk { n0, nb, l0, l1, cols in
+            let lt = l1 - l0
+            geo.im2col(image + n0 * c * iv, images: nb, l0, l1, cols)
+            for b in 0..<nb {
+                let cb = cols + b * c * geo.kernelVolume * lt, yn = y + (n0 + b) * outer * L
                 for g in 0..<groups {
-                    sgemm(false, true, og, rg, lt, 1, yn + g * og * L + l0, L, cols + g * rg * lt, lt, 1, dW + g * og * rg, rg)
+                    sgemm(false, true, og, rg, lt, 1, yn + g * og * L + l0, L, cb + g * rg * lt, lt, 1, dW + g * og * rg, rg)
                 }
             }
         }

@@ -79,16 +79,21 @@ extension Tensor {
         table.w0.withUnsafeBufferPointer { w0 in
         table.w1.withUnsafeBufferPointer { w1 in
             parallelFor(outer * m, minChunk: Swift.max(1, 8192 / Swift.max(inner, 1))) { rows in
-                for r in rows {
-                    let o = r / m, j = r - o * m
-                    let dst = po + r * inner
-                    let a = px + (o * n + i0[j]) * inner
+                // Walk (o, j) incrementally: with the last axis resampled a row is one element, and a division
+                // per element would cost more than the interpolation.
+                var o = rows.lowerBound / m, j = rows.lowerBound - o * m
+                var src = px + o * n * inner, dst = po + rows.lowerBound * inner
+                for _ in rows {
+                    let a = src + i0[j] * inner
                     if table.nearest {
-                        dst.update(from: a, count: inner)
+                        if inner == 1 { dst[0] = a[0] } else { dst.update(from: a, count: inner) }
                     } else {
-                        let b = px + (o * n + i1[j]) * inner, u = w0[j], v = w1[j]
+                        let b = src + i1[j] * inner, u = w0[j], v = w1[j]
                         for i in 0..<inner { dst[i] = u * a[i] + v * b[i] }
                     }
+                    dst += inner
+                    j += 1
+                    if j == m { j = 0; o += 1; src += n * inner }
                 }
             }
         }}}}
@@ -100,14 +105,23 @@ extension Tensor {
             table.readers.withUnsafeBufferPointer { rd in
             table.weights.withUnsafeBufferPointer { wt in
                 parallelFor(outer * n, minChunk: Swift.max(1, 8192 / Swift.max(inner, 1))) { rows in
-                    for r in rows {
-                        let o = r / n, p = r - o * n
-                        let dst = pgx + r * inner
-                        dst.update(repeating: 0, count: inner)
-                        for e in st[p]..<st[p + 1] {
-                            let src = pg + (o * m + rd[e]) * inner, w = wt[e]
-                            for i in 0..<inner { dst[i] += w * src[i] }
+                    var o = rows.lowerBound / n, p = rows.lowerBound - o * n
+                    var src = pg + o * m * inner, dst = pgx + rows.lowerBound * inner
+                    for _ in rows {
+                        if inner == 1 {
+                            var s: Float = 0
+                            for e in st[p]..<st[p + 1] { s += wt[e] * src[rd[e]] }
+                            dst[0] = s
+                        } else {
+                            dst.update(repeating: 0, count: inner)
+                            for e in st[p]..<st[p + 1] {
+                                let g = src + rd[e] * inner, w = wt[e]
+                                for i in 0..<inner { dst[i] += w * g[i] }
+                            }
                         }
+                        dst += inner
+                        p += 1
+                        if p == n { p = 0; o += 1; src += m * inner }
                     }
                 }
             }}}

@@ -49,6 +49,47 @@ import Foundation
     return (sa, sb)
 }
 
+/// d = a·g + b·(x − mean) + c, with g zeroed where `out` ≤ 0 when `out` is given. Every normalisation backward
+/// reduces to this per-channel (or per-row) affine form once its sums are known; centring x before scaling
+/// avoids cancellation when the mean is large beside the spread.
+@inline(__always) private func laneAffineGrad(_ d: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>, _ x: UnsafePointer<Float>,
+                                              _ out: UnsafePointer<Float>?, _ n: Int, _ a: Float, _ b: Float, _ c: Float,
+                                              _ mean: Float) {
+    let va = SIMD8<Float>(repeating: a), vb = SIMD8<Float>(repeating: b), vc = SIMD8<Float>(repeating: c)
+    let m = SIMD8<Float>(repeating: mean)
+    let zero = SIMD8<Float>(repeating: 0)
+    var i = 0
+    while i + 8 <= n {
+        var gv = UnsafeRawPointer(g + i).loadUnaligned(as: SIMD8<Float>.self)
+        if let o = out { gv.replace(with: zero, where: UnsafeRawPointer(o + i).loadUnaligned(as: SIMD8<Float>.self) .<= zero) }
+        let r = va * gv + vb * (UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self) - m) + vc
+        UnsafeMutableRawPointer(d + i).storeBytes(of: r, as: SIMD8<Float>.self)
+        i += 8
+    }
+    while i < n {
+        let gv = (out.map { $0[i] > 0 } ?? true) ? g[i] : 0
+        d[i] = a * gv + b * (x[i] - mean) + c
+        i += 1
+    }
+}
+
+/// Σ g·w and Σ g·w·(x − mean) for a row with per-element weights (LayerNorm backward).
+@inline(__always) private func laneWeightedGradSums(_ g: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
+                                                    _ n: Int, _ mean: Float) -> (Float, Float) {
+    var a = SIMD8<Float>(repeating: 0), b = SIMD8<Float>(repeating: 0)
+    let m = SIMD8<Float>(repeating: mean)
+    var i = 0
+    while i + 8 <= n {
+        let gw = UnsafeRawPointer(g + i).loadUnaligned(as: SIMD8<Float>.self) * UnsafeRawPointer(w + i).loadUnaligned(as: SIMD8<Float>.self)
+        a += gw
+        b += gw * (UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self) - m)
+        i += 8
+    }
+    var sa = a.sum(), sb = b.sum()
+    while i < n { let gw = g[i] * w[i]; sa += gw; sb += gw * (x[i] - mean); i += 1 }
+    return (sa, sb)
+}
+
 extension Tensor {
     // MARK: BatchNorm
 
@@ -105,15 +146,14 @@ extension Tensor {
         let w = weight?.array ?? [Float](repeating: 1, count: c)
         let b = bias?.array ?? [Float](repeating: 0, count: c)
         let scale = (0..<c).map { w[$0] * rstd[$0] }
-        let shift = (0..<c).map { b[$0] - mean[$0] * scale[$0] }
         let out = Tensor.empty(x.shape)
         let px = x.ptr, po = out.ptr
         parallelFor(n * c, minChunk: Swift.max(1, 16384 / Swift.max(s, 1))) { r in
             for row in r {
-                let ch = row % c, sc = scale[ch], sh = shift[ch]
+                let ch = row % c, sc = scale[ch], mu = mean[ch], sh = b[ch]
                 let xi = px + row * s, yo = po + row * s
-                if relu { for j in 0..<s { yo[j] = Swift.max(xi[j] * sc + sh, 0) } }
-                else { for j in 0..<s { yo[j] = xi[j] * sc + sh } }
+                if relu { for j in 0..<s { yo[j] = Swift.max((xi[j] - mu) * sc + sh, 0) } }
+                else { for j in 0..<s { yo[j] = (xi[j] - mu) * sc + sh } }
             }
         }
         let outStorage = out.storage
@@ -143,7 +183,7 @@ extension Tensor {
             if let w = weight, w.requiresGrad { w.accumulateGrad(Tensor(sumGX.map { Float($0) }, shape: w.shape)) }
             if let b = bias, b.requiresGrad { b.accumulateGrad(Tensor(sumG.map { Float($0) }, shape: b.shape)) }
             guard x.requiresGrad else { return }
-            // dx = A·g + B·x + C per channel; with batch statistics
+            // dx = A·g + B·(x − mean) + C per channel; with batch statistics
             // dx = w·rstd·(g − Σg/M − x̂·Σ(g·x̂)/M).
             let m = Float(n * s)
             var ca = [Float](repeating: 0, count: c), cb = ca, cc = ca
@@ -153,7 +193,7 @@ extension Tensor {
                 if batchStatistics {
                     let gm = Float(sumG[ch]) / m, gx = Float(sumGX[ch]) / m
                     cb[ch] = -k * gx * rstd[ch]
-                    cc[ch] = -k * gm + k * gx * rstd[ch] * mean[ch]
+                    cc[ch] = -k * gm
                 }
             }
             let gi = Tensor.empty(x.shape)
@@ -162,14 +202,10 @@ extension Tensor {
                 for row in r {
                     let ch = row % c, a = ca[ch], bb = cb[ch], cc0 = cc[ch]
                     let o = row * s
-                    if let po = pout {
-                        for j in 0..<s { pd[o + j] = (po[o + j] > 0 ? a * pg[o + j] : 0) + bb * px[o + j] + cc0 }
-                    } else {
-                        for j in 0..<s { pd[o + j] = a * pg[o + j] + bb * px[o + j] + cc0 }
-                    }
+                    laneAffineGrad(pd + o, pg + o, px + o, pout.map { $0 + o }, s, a, bb, cc0, mean[ch])
                 }
             }
-            x.accumulateGrad(gi)
+            x.takeGradient(gi)   // gi is fresh and private: no defensive copy
         }
     }
 
@@ -219,9 +255,9 @@ extension Tensor {
                             for l in 0..<L { yo[l] = (xi[l] - mu) * rs * w[base + l] + b[base + l] }
                         } else {
                             for k in 0..<perRow {
-                                let sc = rs * w[base + k], sh = b[base + k] - mu * sc
+                                let sc = rs * w[base + k], sh = b[base + k]
                                 let o = k * spread
-                                for j in 0..<spread { yo[o + j] = xi[o + j] * sc + sh }
+                                for j in 0..<spread { yo[o + j] = (xi[o + j] - mu) * sc + sh }
                             }
                         }
                     }
@@ -232,8 +268,9 @@ extension Tensor {
         if let w = weight { inputs.append(w) }
         if let b = bias { inputs.append(b) }
         let meanC = mean, rstdC = rstd
+        let wStorage = Tensor(w, shape: [paramCount])
         return record(out, op, inputs) { g in
-            let pg = g.ptr
+            let pg = g.ptr, pw = UnsafePointer(wStorage.ptr)
             let needW = weight?.requiresGrad ?? false, needB = bias?.requiresGrad ?? false
             if needW || needB {
                 let (dw, db) = segmentNormParamGrads(pg, px, meanC, rstdC, rows: rows, L: L, cycle: cycle, spread: spread)
@@ -248,18 +285,28 @@ extension Tensor {
                 for row in r {
                     let o = row * L, mu = meanC[row], rs = rstdC[row], base = (row % cycle) * perRow
                     var s1: Float = 0, s2: Float = 0
-                    for k in 0..<perRow {
-                        let wk = w[base + k], ok = o + k * spread
-                        for j in 0..<spread { let gh = pg[ok + j] * wk; s1 += gh; s2 += gh * (px[ok + j] - mu) }
+                    if spread == 1 {
+                        (s1, s2) = laneWeightedGradSums(pg + o, px + o, pw + base, L, mu)
+                    } else {
+                        for k in 0..<perRow {
+                            let (u, v) = laneGradSums(pg + o + k * spread, px + o + k * spread, nil, spread, mu)
+                            s1 += Float(u) * w[base + k]; s2 += Float(v) * w[base + k]
+                        }
                     }
+                    // dx = rs·w·g − rs·m1 − rs²·m2·(x − mu), an affine form in (g, x) per weight.
                     let m1 = s1 / Float(L), m2 = s2 * rs / Float(L)
-                    for k in 0..<perRow {
-                        let wk = w[base + k], ok = o + k * spread
-                        for j in 0..<spread { pd[ok + j] = rs * (pg[ok + j] * wk - m1 - (px[ok + j] - mu) * rs * m2) }
+                    let bx = -rs * rs * m2, c0 = -rs * m1
+                    if spread == 1 {
+                        for l in 0..<L { pd[o + l] = rs * pw[base + l] * pg[o + l] + bx * (px[o + l] - mu) + c0 }
+                    } else {
+                        for k in 0..<perRow {
+                            let ok = o + k * spread
+                            laneAffineGrad(pd + ok, pg + ok, px + ok, nil, spread, rs * w[base + k], bx, c0, mu)
+                        }
                     }
                 }
             }
-            x.accumulateGrad(gi)
+            x.takeGradient(gi)   // gi is fresh and private: no defensive copy
         }
     }
 

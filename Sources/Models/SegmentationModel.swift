@@ -105,5 +105,8 @@ public protocol SegmentationModel: Module {
 
 extension SegmentationModel {
     public var usesText: Bool { false }
-    public func callAsFunction(_ image: Tensor, text: TextInput? = nil) -> SegOutput { forward(image: image, text: text) }
+    public func callAsFunction(_ image: Tensor, text: TextInput?) -> SegOutput { forward(image: image, text: text) }
+    /// Image-only call. Bind the model to a name before calling it: calling straight on an existential rvalue
+    /// (`try ModelRegistry.make(...)(x)`) crashes Swift 6.3's SILGen.
+    public func callAsFunction(_ image: Tensor) -> SegOutput { forward(image: image, text: nil) }
 }

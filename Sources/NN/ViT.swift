@@ -89,7 +89,7 @@ public final class VisionTransformer: Module {
         self.config = config
         patch_embed = ViTPatchEmbed(patch: config.patchSize, inChannels: config.inChannels, dim: config.dim)
         cls_token = Tensor(zeros: [1, 1, config.dim], requiresGrad: true)
-        pos_embed = truncatedNormal([1, 1 + config.numPatches, config.dim], std: 0.02)
+        pos_embed = Init.truncatedNormal(Tensor(zeros: [1, 1 + config.numPatches, config.dim], requiresGrad: true), std: 0.02)
         pos_drop = Dropout(config.dropout)
         let d = config.depth
         blocks = (0..<d).map { i in
@@ -100,10 +100,11 @@ public final class VisionTransformer: Module {
         norm = LayerNorm(config.dim, eps: config.eps)
         head = config.numClasses > 0 ? Linear(config.dim, config.numClasses) : nil
         super.init()
-        // timm's initialisation: tiny [CLS], truncated-normal Linear weights, zero biases.
-        for i in 0..<cls_token.count { cls_token.ptr[i] = 1e-6 * ParamInit.rng.normal() }
+        // timm's initialisation: tiny [CLS], N(0, 0.02²) Linear weights (its truncation at ±2 lies a hundred
+        // standard deviations out, so a plain normal draw is the same distribution), zero biases.
+        Init.normal(cls_token, std: 1e-6)
         for (_, m) in namedModules() {
-            if let l = m as? Linear { truncatedNormalInPlace(l.weight, std: 0.02); l.bias?.fill(0) }
+            if let l = m as? Linear { Init.normal(l.weight, std: 0.02); l.bias?.fill(0) }
         }
     }
 

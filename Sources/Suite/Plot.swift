@@ -97,12 +97,14 @@ public enum PlotError: Error, CustomStringConvertible {
     case gnuplotMissing
     case gnuplotFailed(status: Int32, stderr: String)
     case noOutput(String)
+    case emptyFigure(String)
 
     public var description: String {
         switch self {
         case .gnuplotMissing: return "gnuplot was not found on PATH"
         case .gnuplotFailed(let status, let stderr): return "gnuplot exited with status \(status): \(stderr)"
         case .noOutput(let path): return "gnuplot wrote no \(path)"
+        case .emptyFigure(let title): return "figure '\(title)' has no data"
         }
     }
 }
@@ -129,6 +131,7 @@ public struct Gnuplot: Sendable {
     @discardableResult
     public func draw(_ figure: Figure, to base: URL) throws -> (png: URL, svg: URL) {
         guard let executable else { throw PlotError.gnuplotMissing }
+        guard !figure.isEmpty else { throw PlotError.emptyFigure(figure.title) }
         let png = base.appendingPathExtension("png")
         let svg = base.appendingPathExtension("svg")
         try FileManager.default.createDirectory(at: base.deletingLastPathComponent(), withIntermediateDirectories: true)
@@ -178,8 +181,11 @@ public struct Gnuplot: Sendable {
 
     private static func barBlock(_ panel: BarPanel) -> String {
         panel.categories.enumerated().map { index, category in
+            // gnuplot drops a histogram bar whose error column is missing, so a value without error gets 0.
             let cells = panel.series.map { series -> String in
-                "\(number(series.values[index])) \(number(series.errors[index]))"
+                let value = series.values[index]
+                let error = series.errors[index] ?? (value == nil ? nil : 0)
+                return "\(number(value)) \(number(error))"
             }
             return ([quoted(category)] + cells).joined(separator: " ")
         }.joined(separator: "\n")
@@ -213,7 +219,6 @@ public struct Gnuplot: Sendable {
             "set ylabel \(literal(figure.yLabel))",
             "set xlabel \(literal(figure.xLabel))",
             "set grid ytics",
-            "set key top left",
         ]
         switch figure.content {
         case .bars(let panels):
@@ -224,9 +229,12 @@ public struct Gnuplot: Sendable {
                 "set boxwidth 0.9",
                 "set xtics rotate by -35",
                 "set yrange [0:*]",
+                "set key below horizontal",
             ]
             for (index, panel) in panels.enumerated() {
                 lines.append("set title \(literal(panel.title))")
+                // Histogram slots sit at 0, 1, ...; without a range gnuplot pads the left side with an empty slot.
+                lines.append("set xrange [-0.6:\(panel.categories.count) - 0.4]")
                 let plots = panel.series.enumerated().map { s, series in
                     let columns = "\(2 + 2 * s):\(3 + 2 * s)" + (s == 0 ? ":xtic(1)" : "")
                     return "\(literal(dataFile)) index \(index) using \(columns) title \(literal(series.name))"
@@ -234,7 +242,8 @@ public struct Gnuplot: Sendable {
                 lines.append("plot " + plots.joined(separator: ", "))
             }
         case .lines(let panels):
-            lines += ["set style data lines", "set autoscale y", "set xtics norotate"]
+            // Curves rise, so their lower right corner is the emptiest.
+            lines += ["set style data lines", "set autoscale y", "set xtics norotate", "set key bottom right"]
             var block = 0
             for panel in panels {
                 lines.append("set title \(literal(panel.title))")

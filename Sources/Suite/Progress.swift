@@ -7,29 +7,33 @@ import Darwin
 
 /// A one-line progress display on stderr: percent, rate and ETA. On a terminal the line is redrawn in place; in a
 /// log file (CI, nohup) a fresh line is written at most every `interval` seconds, so logs stay short but alive.
-public final class ProgressLine {
+/// A disabled bar prints nothing, so callers need no `if` around each update.
+public final class ProgressBar {
     public let label: String
     public let total: Int
     private let output: FileHandle
+    private let enabled: Bool
     private let redraw: Bool
     private let interval: TimeInterval
     private let clock: () -> Date
-    private let start: Date
+    /// Where rate measurement starts: the first update. A run resumed from a checkpoint first jumps to the
+    /// restored position, and that jump is not speed.
+    private var baseline: (count: Int, time: Date)? = nil
     private let lock = NSLock()
     private var completed = 0
     private var lastPrint: Date? = nil
     private var finished = false
 
     /// `isTerminal` defaults to whether stderr is a tty; `clock` is injectable for tests.
-    public init(label: String, total: Int, output: FileHandle = .standardError, isTerminal: Bool? = nil,
-                interval: TimeInterval = 5, clock: @escaping () -> Date = Date.init) {
+    public init(label: String, total: Int, enabled: Bool = true, output: FileHandle = .standardError,
+                isTerminal: Bool? = nil, interval: TimeInterval = 5, clock: @escaping () -> Date = Date.init) {
         self.label = label
+        self.enabled = enabled
         self.total = max(0, total)
         self.output = output
         self.redraw = isTerminal ?? (isatty(STDERR_FILENO) != 0)
         self.interval = interval
         self.clock = clock
-        self.start = clock()
     }
 
     public func advance(by count: Int = 1, detail: String = "") {
@@ -38,7 +42,7 @@ public final class ProgressLine {
         set(completed + count, detail: detail)
     }
 
-    public func update(completed done: Int, detail: String = "") {
+    public func advance(to done: Int, detail: String = "") {
         lock.lock()
         defer { lock.unlock() }
         set(done, detail: detail)
@@ -49,10 +53,18 @@ public final class ProgressLine {
         guard !finished else { return }
         completed = min(max(0, done), total)
         let now = clock()
+        if baseline == nil { baseline = (completed, now) }
         if !redraw, let last = lastPrint, now.timeIntervalSince(last) < interval { return }
         lastPrint = now
-        emit(Self.format(label: label, completed: completed, total: total,
-                         elapsed: now.timeIntervalSince(start), detail: detail))
+        emit(Self.format(label: label, completed: completed, total: total, rate: rate(at: now), detail: detail))
+    }
+
+    /// Items per second since the baseline; nil until something has been measured.
+    private func rate(at now: Date) -> Double? {
+        guard let baseline else { return nil }
+        let elapsed = now.timeIntervalSince(baseline.time)
+        let done = completed - baseline.count
+        return elapsed > 0 && done > 0 ? Double(done) / elapsed : nil
     }
 
     /// Prints the final state once, always on its own line.
@@ -61,13 +73,13 @@ public final class ProgressLine {
         defer { lock.unlock() }
         guard !finished else { return }
         finished = true
-        let line = Self.format(label: label, completed: completed, total: total,
-                               elapsed: clock().timeIntervalSince(start), detail: detail)
+        let line = Self.format(label: label, completed: completed, total: total, rate: rate(at: clock()), detail: detail)
         emit(line)
-        if redraw { output.write(Data("\n".utf8)) }
+        if redraw && enabled { output.write(Data("\n".utf8)) }
     }
 
     private func emit(_ line: String) {
+        guard enabled else { return }
         let text = redraw ? "\r\u{1B}[K" + line : line + "\n"
         output.write(Data(text.utf8))
     }
@@ -75,11 +87,10 @@ public final class ProgressLine {
     // MARK: Pure formatting
 
     /// "label  42/100  42.0%  1.50 it/s  ETA 38s  detail"; slow work shows seconds per item instead.
-    public static func format(label: String, completed: Int, total: Int, elapsed: TimeInterval, detail: String) -> String {
+    public static func format(label: String, completed: Int, total: Int, rate: Double?, detail: String) -> String {
         let percent = total > 0 ? 100 * Double(completed) / Double(total) : 100
         var parts = [label, "\(completed)/\(total)", String(format: "%.1f%%", percent)]
-        if completed > 0 && elapsed > 0 {
-            let rate = Double(completed) / elapsed
+        if let rate, rate > 0 {
             parts.append(rate >= 1 ? String(format: "%.2f it/s", rate) : String(format: "%.1f s/it", 1 / rate))
             parts.append("ETA " + duration(Double(total - completed) / rate))
         } else {

@@ -123,7 +123,7 @@ public struct PublishedCatalogue: Sendable {
 
     public init(csv text: String) throws {
         let rows = CSV.parse(text)
-        guard let header = rows.first else {
+        guard let header = rows.first?.fields else {
             self.values = []
             return
         }
@@ -133,8 +133,8 @@ public struct PublishedCatalogue: Sendable {
             index[column] = position
         }
         var parsed: [PublishedValue] = []
-        for (offset, fields) in rows.dropFirst().enumerated() where !(fields.count == 1 && fields[0].isEmpty) {
-            parsed.append(try Self.value(fields, index: index, line: offset + 2))
+        for (line, fields) in rows.dropFirst() where !(fields.count == 1 && fields[0].isEmpty) {
+            parsed.append(try Self.value(fields, index: index, line: line))
         }
         self.values = parsed
     }
@@ -187,47 +187,50 @@ public struct PublishedCatalogue: Sendable {
     }
 }
 
-/// RFC 4180 CSV: quoted fields may hold commas, doubled quotes and line breaks.
+/// RFC 4180 CSV: quoted fields may hold commas, doubled quotes and line breaks. Each record comes with the
+/// line it starts on, for error messages.
 enum CSV {
-    static func parse(_ text: String) -> [[String]] {
-        var rows: [[String]] = []
-        var row: [String] = []
+    static func parse(_ text: String) -> [(line: Int, fields: [String])] {
+        var records: [(line: Int, fields: [String])] = []
+        var fields: [String] = []
         var field = ""
         var quoted = false
-        var iterator = text.unicodeScalars.makeIterator()
-        var pending: Unicode.Scalar? = nil
-        func next() -> Unicode.Scalar? {
-            if let p = pending { pending = nil; return p }
-            return iterator.next()
-        }
-        while let c = next() {
+        var line = 1
+        var recordLine = 1
+        var scalars = Array(text.unicodeScalars)[...]
+        while let c = scalars.popFirst() {
+            // CRLF reads as LF, inside quotes too, so a note's line break does not depend on who saved the file.
+            if c == "\r" && scalars.first == "\n" { continue }
+            if c == "\n" { line += 1 }
             if quoted {
-                if c == "\"" {
-                    let following = next()
-                    if following == "\"" { field.unicodeScalars.append("\"") } else { quoted = false; pending = following }
-                } else {
+                if c != "\"" {
                     field.unicodeScalars.append(c)
+                } else if scalars.first == "\"" {
+                    scalars.removeFirst()
+                    field.unicodeScalars.append("\"")
+                } else {
+                    quoted = false
                 }
                 continue
             }
             switch c {
             case "\"": quoted = true
             case ",":
-                row.append(field)
+                fields.append(field)
                 field = ""
-            case "\r": continue
             case "\n":
-                row.append(field)
-                rows.append(row)
-                row = []
+                fields.append(field)
+                records.append((recordLine, fields))
+                fields = []
                 field = ""
+                recordLine = line
             default: field.unicodeScalars.append(c)
             }
         }
-        if !field.isEmpty || !row.isEmpty {
-            row.append(field)
-            rows.append(row)
+        if !field.isEmpty || !fields.isEmpty {
+            fields.append(field)
+            records.append((recordLine, fields))
         }
-        return rows
+        return records
     }
 }

@@ -143,7 +143,9 @@ public struct TableSpec {
     public func sections(from results: [RunResult]) -> [TableSection] {
         let gridIds = grid.map { Set($0.map(\.id)) }
         let mine = results.filter { $0.record.status == .finished && accepts($0.record.config, gridIds: gridIds) }
-        let grouped = Dictionary(grouping: mine) { SectionKey(dataSource: $0.record.config.dataSource, scale: $0.record.config.scale) }
+        let grouped = Dictionary(grouping: mine) {
+            SectionKey(dataSource: $0.record.config.dataSource, scale: $0.record.config.scale)
+        }
         return grouped.keys.sorted().map { key in
             let (kept, dropped) = latestPerSeed(grouped[key]!)
             return TableSection(dataSource: key.dataSource, scale: key.scale, runs: kept, superseded: dropped, spec: self)
@@ -151,15 +153,18 @@ public struct TableSpec {
     }
 
     private func latestPerSeed(_ runs: [RunResult]) -> ([RunResult], Int) {
+        func latest(_ r: RunResult) -> (Date, String) { (r.record.finishedAt ?? .distantPast, r.record.id) }
         let bySeed = Dictionary(grouping: runs) { run in
             let c = run.record.config
             return "\(c.method)\u{1F}\(c.variant)\u{1F}\(c.dataset)\u{1F}\(c.seed)"
         }
         let kept = bySeed.values.map { group in
-            group.max { ($0.record.finishedAt ?? .distantPast, $0.record.id) < ($1.record.finishedAt ?? .distantPast, $1.record.id) }!
+            group.max { latest($0) < latest($1) }!
         }
-        let ordered = kept.sorted { ($0.record.config.dataset, $0.record.config.method, $0.record.config.variant, $0.record.config.seed)
-            < ($1.record.config.dataset, $1.record.config.method, $1.record.config.variant, $1.record.config.seed) }
+        func order(_ r: RunResult) -> (String, String, String, Int) {
+            (r.record.config.dataset, r.record.config.method, r.record.config.variant, r.record.config.seed)
+        }
+        let ordered = kept.sorted { order($0) < order($1) }
         return (ordered, runs.count - kept.count)
     }
 }
@@ -392,7 +397,7 @@ public struct ReportSummary: Codable, Equatable, Sendable {
     /// An HTML comment, invisible on the rendered page, that the index reads back.
     var comment: String {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let json = (try? encoder.encode(self)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
         return "<!-- \(Self.marker) \(json) -->"
     }
@@ -426,7 +431,7 @@ public enum Markdown {
         var lines = ["Setup, hyperparameters and deviations: [\(spec.page)](\(relativeToReports(spec.page))).",
                      "Generated \(timestamp(report.generatedAt)) from `\(report.storeName)`."]
         if let version = spec.publishedVersion { lines.append("Published values: \(version).") }
-        if let note = report.figureNote { lines.append("", "_Figures not drawn: \(note)._") }
+        if let note = report.figureNote { lines += ["", "_Figures not drawn: \(note)._"] }
         return lines + [""]
     }
 
@@ -516,7 +521,8 @@ public enum Markdown {
         let published = report.spec.published(row: r, dataset: dataset, metric: metric, in: report.catalogue)
         let publishedText = published.map { format($0.value, decimals: metric.decimals) } ?? "–"
         guard let stats = section.section.stats(row: r, dataset: dataset, metric: metric) else {
-            return [publishedText, "not run", "", CheckStatus.notEvaluable.mark]
+            let ran = !section.section.runs(row: r, dataset: dataset).isEmpty
+            return [publishedText, ran ? "no value" : "not run", "", CheckStatus.notEvaluable.mark]
         }
         let check = section.check(row: r, dataset: dataset, metric: metric)
         let delta = check?.delta.map { signed($0, decimals: metric.decimals) } ?? ""
@@ -545,10 +551,12 @@ public enum Markdown {
         case .real:
             for metric in report.spec.metrics {
                 guard let t = table.real[metric.id] else { continue }
-                lines.append("- \(metric.display): ✓ when |reproduced − published| ≤ \(format(t.absolute, decimals: metric.decimals)). \(t.why)")
+                let bound = format(t.absolute, decimals: metric.decimals)
+                lines.append("- \(metric.display): ✓ when |reproduced − published| ≤ \(bound). \(t.why)")
             }
         case .proxy:
-            lines.append("- ✓ when |reproduced − reference| ≤ max(\(format(table.proxy.k, decimals: 1)) · sd of the reference, floor); "
+            let k = format(table.proxy.k, decimals: 1)
+            lines.append("- ✓ when |reproduced − reference| ≤ max(\(k) · sd of the reference, floor); "
                          + "floors: " + report.spec.metrics.compactMap { m in
                              table.proxy.floor[m.id].map { "\(m.display) \(format($0, decimals: m.decimals))" }
                          }.joined(separator: ", ") + ". \(table.proxy.why)")
@@ -562,7 +570,8 @@ public enum Markdown {
 
     static func claims(_ section: SectionReport, report: TableReport) -> [String] {
         guard !section.claims.isEmpty else { return [] }
-        var lines = ["### Claims", "", row(["", "Claim", "Source", "Verdict", "Numbers"]), row(["---", "---", "---", "---", "---"])]
+        var lines = ["### Claims", "", row(["", "Claim", "Source", "Verdict", "Numbers"]),
+                     row(["---", "---", "---", "---", "---"])]
         for result in section.claims {
             let o = result.outcome
             var numbers = o.numbers.map { "\($0.label) \(formatNumber($0.value))" }.joined(separator: "; ")
@@ -577,35 +586,18 @@ public enum Markdown {
         guard !section.figures.isEmpty else { return [] }
         var lines = ["### Figures", ""]
         for figure in section.figures {
-            lines += ["![\(figure.title)](\(figure.svg))", "", "\(figure.title) ([PNG](\(figure.png)))", ""]
+            lines += ["![\(figure.title)](\(figure.svg))", "", "[PNG](\(figure.png))", ""]
         }
         return lines
     }
 
     // MARK: Index
 
-    public struct RunCount: Equatable, Sendable {
-        public var paper: String
-        public var table: String
-        public var dataSource: DataSource
-        public var scale: String
-        public var status: RunStatus
-        public var count: Int
-
-        public init(paper: String, table: String, dataSource: DataSource, scale: String, status: RunStatus, count: Int) {
-            self.paper = paper
-            self.table = table
-            self.dataSource = dataSource
-            self.scale = scale
-            self.status = status
-            self.count = count
-        }
-    }
-
     /// Reports/REPORT.md: one line per rendered table, then the store's run counts.
     public static func index(summaries: [ReportSummary], runCounts: [RunCount], generatedAt: Date) -> String {
         var lines = ["# Reproduction report", "",
-                     "Generated \(timestamp(generatedAt)). Each table page shows published and reproduced values side by side.", ""]
+                     "Generated \(timestamp(generatedAt)). Each table page shows published and reproduced values "
+                        + "side by side.", ""]
         if summaries.isEmpty {
             lines += ["No table has been rendered yet.", ""]
         } else {
@@ -626,11 +618,14 @@ public enum Markdown {
         guard !counts.isEmpty else { return ["The result store holds no runs."] }
         struct Key: Hashable, Comparable {
             var paper, table, source, scale: String
-            static func < (a: Key, b: Key) -> Bool { (a.paper, a.table, a.source, a.scale) < (b.paper, b.table, b.source, b.scale) }
+            static func < (a: Key, b: Key) -> Bool {
+                (a.paper, a.table, a.source, a.scale) < (b.paper, b.table, b.source, b.scale)
+            }
         }
         var grouped: [Key: [RunStatus: Int]] = [:]
         for c in counts {
-            grouped[Key(paper: c.paper, table: c.table, source: c.dataSource.rawValue, scale: c.scale), default: [:]][c.status, default: 0] += c.count
+            let key = Key(paper: c.paper, table: c.table, source: c.dataSource.rawValue, scale: c.scale)
+            grouped[key, default: [:]][c.status, default: 0] += c.count
         }
         var lines = ["## Runs in the store", "", row(["Paper", "Table", "Data", "Scale", "Finished", "Running", "Failed"]),
                      row([":--", ":--", ":--", ":--", "--:", "--:", "--:"])]
@@ -733,7 +728,8 @@ public struct ReportWriter {
         var out: [SectionKey: [FigureRef]] = [:]
         var failures: [String] = []
         for section in spec.sections(from: results) {
-            for (name, figure) in FigureBuilder.figures(spec: spec, section: section, catalogue: catalogue) where !figure.isEmpty {
+            let figures = FigureBuilder.figures(spec: spec, section: section, catalogue: catalogue)
+            for (name, figure) in figures where !figure.isEmpty {
                 let base = "\(spec.target)-\(section.dataSource.rawValue)-\(section.scale)-\(name)"
                 do {
                     try gnuplot.draw(figure, to: paths.figures.appendingPathComponent(base))
@@ -766,7 +762,9 @@ public struct ReportWriter {
 /// The standard figures of a table section: published vs reproduced bars per metric, and the training curve.
 public enum FigureBuilder {
     public static func figures(spec: TableSpec, section: TableSection, catalogue: PublishedCatalogue) -> [(String, Figure)] {
-        var figures = spec.metrics.map { metric in (metric.id, bars(spec: spec, section: section, metric: metric, catalogue: catalogue)) }
+        var figures = spec.metrics.map { metric in
+            (metric.id, bars(spec: spec, section: section, metric: metric, catalogue: catalogue))
+        }
         if let curve = spec.curve {
             figures.append(("curves", curves(spec: spec, section: section, curve: curve)))
         }
@@ -779,10 +777,12 @@ public enum FigureBuilder {
             let published = spec.rows.map { spec.published(row: $0, dataset: dataset, metric: metric, in: catalogue)?.value }
             return BarPanel(title: dataset.display, categories: spec.rows.map(\.display), series: [
                 BarSeries(name: "published", values: published),
-                BarSeries(name: "reproduced (\(section.dataSource.rawValue))", values: stats.map { $0?.mean }, errors: stats.map { $0?.sd }),
+                BarSeries(name: "reproduced (\(section.dataSource.rawValue))", values: stats.map { $0?.mean },
+                          errors: stats.map { $0?.sd }),
             ])
         }.filter { panel in panel.series[1].values.contains { $0 != nil } }
-        return Figure(title: "\(spec.title): \(metric.display), published vs reproduced (\(section.dataSource.rawValue), \(section.scale))",
+        let origin = "(\(section.dataSource.rawValue), \(section.scale))"
+        return Figure(title: "\(spec.title): \(metric.display), published vs reproduced \(origin)",
                       yLabel: metric.display, content: .bars(panels))
     }
 
@@ -793,7 +793,8 @@ public enum FigureBuilder {
                 return LineSeries(name: row.display, x: points.map { Double($0.epoch) }, y: points.map(\.value))
             })
         }
-        return Figure(title: "\(spec.title): \(curve.display) per epoch, mean over seeds (\(section.dataSource.rawValue), \(section.scale))",
+        let origin = "(\(section.dataSource.rawValue), \(section.scale))"
+        return Figure(title: "\(spec.title): \(curve.display) per epoch, mean over seeds \(origin)",
                       xLabel: "epoch", yLabel: curve.display, content: .lines(panels))
     }
 }

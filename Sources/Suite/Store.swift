@@ -238,6 +238,24 @@ public struct RunFilter: Sendable {
     }
 }
 
+public struct RunCount: Equatable, Sendable {
+    public var paper: String
+    public var table: String
+    public var dataSource: DataSource
+    public var scale: String
+    public var status: RunStatus
+    public var count: Int
+
+    public init(paper: String, table: String, dataSource: DataSource, scale: String, status: RunStatus, count: Int) {
+        self.paper = paper
+        self.table = table
+        self.dataSource = dataSource
+        self.scale = scale
+        self.status = status
+        self.count = count
+    }
+}
+
 /// A finished run with everything the report needs, loaded in one go.
 public struct RunResult: Sendable {
     public let record: RunRecord
@@ -284,14 +302,16 @@ public final class ResultStore: @unchecked Sendable {
     public let codeVersion: String
     private let pool: DatabasePool
 
-    /// Opens (creating if needed) the store at `url`. `codeVersion` defaults to `git describe` of the project.
+    /// Opens (creating if needed) the store at `url`. `codeVersion` defaults to `git describe` of the project
+    /// (or of the database's directory when no project root is found).
     public init(url: URL, codeVersion: String? = nil, busyTimeout: TimeInterval = 60) throws {
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
         var configuration = Configuration()
         configuration.busyMode = .timeout(busyTimeout)
         pool = try DatabasePool(path: url.path, configuration: configuration)
         self.url = url
-        self.codeVersion = codeVersion ?? CodeVersion.describe(at: url.deletingLastPathComponent())
+        self.codeVersion = codeVersion
+            ?? CodeVersion.describe(at: (try? ProjectPaths.locate().root) ?? url.deletingLastPathComponent())
         try Self.migrate(pool)
     }
 
@@ -327,6 +347,7 @@ public final class ResultStore: @unchecked Sendable {
                     code_version TEXT NOT NULL,
                     status TEXT NOT NULL CHECK (status IN ('running', 'finished', 'failed')),
                     started_at DATETIME,
+                    -- when the run ended, finished or failed
                     finished_at DATETIME,
                     error TEXT,
                     epochs_done INTEGER NOT NULL DEFAULT 0,
@@ -502,37 +523,67 @@ public final class ResultStore: @unchecked Sendable {
     }
 
     public func caseMetrics(runId: String) throws -> [CaseMetric] {
-        try pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT case_id, metric, value FROM case_metrics WHERE run_id = ? ORDER BY metric, case_id",
-                             arguments: [runId]).map { row in
-                CaseMetric(caseId: row["case_id"], metric: row["metric"], value: Self.double(row["value"]))
-            }
-        }
+        try pool.read { db in try Self.caseMetrics(db, runId: runId) }
     }
 
     public func curves(runId: String) throws -> [CurvePoint] {
-        try pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT epoch, split, metric, value FROM curves WHERE run_id = ? ORDER BY split, metric, epoch",
-                             arguments: [runId]).map { row in
-                CurvePoint(epoch: row["epoch"], split: row["split"], metric: row["metric"], value: Self.double(row["value"]))
+        try pool.read { db in try Self.curves(db, runId: runId) }
+    }
+
+    public func summary(runId: String) throws -> [String: Double] {
+        try pool.read { db in try Self.summary(db, runId: runId) }
+    }
+
+    /// Finished runs with their summaries, cases and curves: everything a report or a check reads. One read
+    /// transaction, so a run finishing meanwhile in another process is either wholly in or wholly out.
+    public func results(_ filter: RunFilter = RunFilter()) throws -> [RunResult] {
+        let (sql, arguments) = filter.sqlConditions
+        return try pool.read { db in
+            let records = try Row.fetchAll(db, sql: """
+                SELECT * FROM runs WHERE \(sql) AND status = 'finished'
+                ORDER BY paper, table_name, data_source, scale, dataset, method, variant, seed, id
+                """, arguments: arguments).map(Self.record(from:))
+            return try records.map { record in
+                var cases: [String: [String: Double]] = [:]
+                for row in try Self.caseMetrics(db, runId: record.id) { cases[row.metric, default: [:]][row.caseId] = row.value }
+                return RunResult(record: record, summary: try Self.summary(db, runId: record.id), cases: cases,
+                                 curves: try Self.curves(db, runId: record.id))
             }
         }
     }
 
-    public func summary(runId: String) throws -> [String: Double] {
-        try pool.read { db in
-            let rows = try Row.fetchAll(db, sql: "SELECT metric, value FROM summary WHERE run_id = ?", arguments: [runId])
-            return Dictionary(rows.map { ($0["metric"] as String, Self.double($0["value"])) }, uniquingKeysWith: { a, _ in a })
+    private static func caseMetrics(_ db: Database, runId: String) throws -> [CaseMetric] {
+        try Row.fetchAll(db, sql: "SELECT case_id, metric, value FROM case_metrics WHERE run_id = ? ORDER BY metric, case_id",
+                         arguments: [runId]).map { row in
+            CaseMetric(caseId: row["case_id"], metric: row["metric"], value: double(row["value"]))
         }
     }
 
-    /// Finished runs with their summaries, cases and curves: everything a report or a check reads.
-    public func results(_ filter: RunFilter = RunFilter()) throws -> [RunResult] {
-        try finishedRuns(filter).map { record in
-            var cases: [String: [String: Double]] = [:]
-            for row in try caseMetrics(runId: record.id) { cases[row.metric, default: [:]][row.caseId] = row.value }
-            return RunResult(record: record, summary: try summary(runId: record.id), cases: cases,
-                             curves: try curves(runId: record.id))
+    private static func curves(_ db: Database, runId: String) throws -> [CurvePoint] {
+        try Row.fetchAll(db, sql: "SELECT epoch, split, metric, value FROM curves WHERE run_id = ? ORDER BY split, metric, epoch",
+                         arguments: [runId]).map { row in
+            CurvePoint(epoch: row["epoch"], split: row["split"], metric: row["metric"], value: double(row["value"]))
+        }
+    }
+
+    private static func summary(_ db: Database, runId: String) throws -> [String: Double] {
+        let rows = try Row.fetchAll(db, sql: "SELECT metric, value FROM summary WHERE run_id = ?", arguments: [runId])
+        return Dictionary(rows.map { ($0["metric"] as String, double($0["value"])) }, uniquingKeysWith: { a, _ in a })
+    }
+
+    /// Number of runs per paper, table, data source, scale and status, for the report index.
+    public func runCounts() throws -> [RunCount] {
+        try pool.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT paper, table_name, data_source, scale, status, COUNT(*) AS n FROM runs
+                GROUP BY paper, table_name, data_source, scale, status
+                ORDER BY paper, table_name, data_source, scale, status
+                """).compactMap { row in
+                guard let source = DataSource(rawValue: row["data_source"]), let status = RunStatus(rawValue: row["status"])
+                else { return nil }
+                return RunCount(paper: row["paper"], table: row["table_name"], dataSource: source, scale: row["scale"],
+                                status: status, count: row["n"])
+            }
         }
     }
 

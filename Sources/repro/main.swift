@@ -1,1 +1,117 @@
-print("x")
+import Foundation
+import ArgumentParser
+import Suite
+import Models
+import Metrics
+import Data
+import Engine
+import NN
+
+/// The suite's command line. Tables are their own executables (Table1_TMC, ...); `report` and `check` run them all.
+struct Repro: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "repro",
+        abstract: "Reproduction suite for TMC and MOSMOS: reports, checks, model descriptions, scoring, text embedding.",
+        subcommands: [Report.self, Check.self, Describe.self, Evaluate.self, Embed.self])
+}
+
+/// The table and figure executables built beside this one, in name order.
+func tableTargets() -> [URL] {
+    let dir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+    let names = (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []
+    return names.filter { ($0.hasPrefix("Table") || $0.hasPrefix("Fig")) && !$0.contains(".") }.sorted().map { dir.appendingPathComponent($0) }
+}
+
+/// Runs one target with `args`, passing its output through; returns its exit status.
+func runTarget(_ url: URL, _ args: [String]) throws -> Int32 {
+    let p = Process()
+    p.executableURL = url
+    p.arguments = args
+    try p.run()
+    p.waitUntilExit()
+    return p.terminationStatus
+}
+
+struct Report: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Render every table's page and Reports/REPORT.md from the store alone (trains nothing).")
+    @Option(help: "SQLite result store.") var db = "Reports/results.sqlite"
+    func run() throws {
+        let targets = tableTargets()
+        guard !targets.isEmpty else { throw ValidationError("no table targets next to repro; run `make build` first") }
+        var failed: [String] = []
+        for t in targets where try runTarget(t, ["--report-only", "--db", db]) != 0 { failed.append(t.lastPathComponent) }
+        if !failed.isEmpty { throw ExitCode(1) }
+    }
+}
+
+struct Check: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Exit non-zero when a metric leaves its tolerance.",
+        discussion: "Real data is compared with the published value (Papers/<paper>/tolerances.json); proxy data with our recorded reference (Papers/<paper>/reference-<scale>.json). With --record, the finished proxy runs at --scale become that reference.")
+    @Option(help: "SQLite result store.") var db = "Reports/results.sqlite"
+    @Flag(help: "Record the reference from the store instead of checking.") var record = false
+    @Option(help: "Scale whose reference --record writes.") var scale = "proxy"
+    func run() throws {
+        var failed: [String] = []
+        for t in tableTargets() {
+            let args = record ? ["--record-reference", "--scale", scale, "--db", db] : ["--check", "--db", db]
+            if try runTarget(t, args) != 0 { failed.append(t.lastPathComponent) }
+        }
+        if !failed.isEmpty {
+            FileHandle.standardError.write("check failed: \(failed.joined(separator: ", "))\n".data(using: .utf8)!)
+            throw ExitCode(1)
+        }
+    }
+}
+
+struct Describe: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List every model with its parameter count at paper and proxy scale.")
+    func run() throws {
+        func millions(_ n: Int) -> String { String(format: "%9.3f M", Double(n) / 1e6) }
+        print("model".padding(toLength: 14, withPad: " ", startingAt: 0) + "   paper (224²)      proxy (64²)   reference")
+        for e in ModelRegistry.entries {
+            let counts = [Scale.paper, .proxy].map { s -> Int in
+                ParamInit.seed(0)
+                return (try? ModelRegistry.make(name: e.name, scale: s, inChannels: 1, imageSize: s.imageSize))?.parameterCount ?? 0
+            }
+            print(e.displayName.padding(toLength: 14, withPad: " ", startingAt: 0) + " \(millions(counts[0]))   \(millions(counts[1]))   \(e.reference)")
+        }
+    }
+}
+
+struct Evaluate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Score saved prediction masks (PNG) against ground truth with the suite's metric code.",
+        discussion: "Pairs files by name (a ground-truth mask_<name> also matches a prediction <name>). Prints per-case Dice and IoU (LViT's convention: prediction foreground at level ≥ 128, truth foreground above 0, an empty prediction on an empty truth scores 0) and their means.")
+    @Option(help: "Folder of predicted masks.") var pred: String
+    @Option(help: "Folder of ground-truth masks.") var gt: String
+    func run() throws {
+        let fm = FileManager.default
+        for d in [pred, gt] where !fm.fileExists(atPath: d) {
+            throw ValidationError("folder \(d) does not exist; pass the folder that holds the PNG masks")
+        }
+        let gts = try fm.contentsOfDirectory(atPath: gt).filter { $0.lowercased().hasSuffix(".png") }.sorted()
+        guard !gts.isEmpty else { throw ValidationError("\(gt) holds no PNG masks") }
+        var scores: [OverlapScores] = []
+        print("case,dice,iou")
+        for name in gts {
+            let candidates = [name, name.hasPrefix("mask_") ? String(name.dropFirst(5)) : "mask_" + name]
+            guard let p = candidates.first(where: { fm.fileExists(atPath: pred + "/" + $0) }) else {
+                throw ValidationError("no prediction for \(gt)/\(name) in \(pred) (tried \(candidates.joined(separator: ", ")))")
+            }
+            let truth = try readMaskPNG(URL(fileURLWithPath: gt + "/" + name))
+            let guess = try readMaskPNG(URL(fileURLWithPath: pred + "/" + p))
+            guard truth.width == guess.width && truth.height == guess.height else {
+                throw ValidationError("\(pred)/\(p) is \(guess.width)×\(guess.height) but \(gt)/\(name) is \(truth.width)×\(truth.height); save predictions at the ground truth's size")
+            }
+            // A prediction pixel is foreground at level ≥ 128 (probability ≥ 0.5 saved as 8 bits); truth is any level above 0.
+            let s = SegmentationMetrics.scores(prediction: guess.levels.map { $0 >= 128 ? 1 : 0 }, mask: truth.binary)
+            scores.append(s)
+            print("\(name),\(String(format: "%.4f", s.dice)),\(String(format: "%.4f", s.iou))")
+        }
+        let m = SegmentationMetrics.mean(scores)
+        print("mean,\(String(format: "%.4f", m.dice)),\(String(format: "%.4f", m.iou))")
+    }
+}
+
+Repro.main()

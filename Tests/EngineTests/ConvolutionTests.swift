@@ -65,8 +65,9 @@ final class ConvolutionTests: XCTestCase {
         let stride = [2, 3], padding = [1, 1], dilation = [1, 2]
         let cx = Tensor.conv2d(x, w, stride: stride, padding: padding, dilation: dilation, groups: 2)
         let y = randomTensor(cx.shape, seed: 5)
-        let outputPadding = (0..<2).map { a in
-            x.shape[2 + a] - ((cx.shape[2 + a] - 1) * stride[a] - 2 * padding[a] + dilation[a] * (w.shape[2 + a] - 1) + 1)
+        let outputPadding = (0..<2).map { (a: Int) -> Int in
+            let reach: Int = dilation[a] * (w.shape[2 + a] - 1) + 1
+            return x.shape[2 + a] - ((cx.shape[2 + a] - 1) * stride[a] - 2 * padding[a] + reach)
         }
         let ty = Tensor.convTranspose2d(y, w, stride: stride, padding: padding, outputPadding: outputPadding,
                                         dilation: dilation, groups: 2)
@@ -146,15 +147,19 @@ final class ConvolutionTests: XCTestCase {
 
     // MARK: Execution strategy
 
-    /// Tiling the output positions (for images whose columns exceed the budget) must not change the results.
-    func testTiledColumnsMatchWholeImage() {
-        let x = randomTensor([2, 2, 6, 7], seed: 90), w = randomTensor([3, 2, 3, 3], seed: 91)
-        let whole = forwardBackward(x, w)
+    /// Chunking the batch (several images per im2col pass, a partial last chunk) or tiling one image's output
+    /// positions, as the column budget dictates, must not change the results.
+    func testColumnChunkingMatchesWholeBatch() {
+        let x = randomTensor([3, 2, 6, 7], seed: 90), w = randomTensor([3, 2, 3, 3], seed: 91)
         let saved = ConvScratch.columnBudget
         defer { ConvScratch.columnBudget = saved }
-        ConvScratch.columnBudget = 18 * 5   // 18 rows × 5 columns: tiles that start and end mid-row
-        let tiled = forwardBackward(x, w)
-        for (a, b) in zip(whole, tiled) { assertClose(a, b, tol: 1e-5, "tiled vs whole") }
+        let whole = forwardBackward(x, w)
+        // 18 column rows × 24 output positions per image: two images per chunk, then tiles starting and ending mid-row.
+        for budget in [2 * 18 * 24, 18 * 5] {
+            ConvScratch.columnBudget = budget
+            let chunked = forwardBackward(x, w)
+            for (a, b) in zip(whole, chunked) { assertClose(a, b, tol: 1e-5, "budget \(budget) vs whole batch") }
+        }
 
         let tx = randomTensor([2, 3, 4, 3], seed: 92), tw = randomTensor([3, 2, 3, 3], seed: 93)
         ConvScratch.columnBudget = saved
@@ -185,7 +190,7 @@ final class ConvolutionTests: XCTestCase {
         w.requiresGrad = true
         let y = transposed
             ? Tensor.convTranspose2d(x, w, stride: 2, padding: 1, outputPadding: 1, groups: groups)
-            : Tensor.conv2d(x, w, stride: [1, 2], padding: 1, groups: groups)
+            : Tensor.conv2d(x, w, stride: [1, 2], padding: [1, 1], groups: groups)
         (y * randomTensor(y.shape, seed: 7)).sum().backward()
         return [y.array, x.grad!.array, w.grad!.array]
     }

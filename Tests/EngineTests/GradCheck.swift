@@ -11,7 +11,7 @@ import Engine
 ///
 /// Returns the largest absolute difference seen, for tests that want to report it.
 @discardableResult
-func checkGradients(_ inputs: [Tensor], eps: Float = 1e-2, rtol: Float = 1e-2, atol: Float = 2e-3, seed: UInt64 = 99,
+func checkGradients(_ inputs: [Tensor], eps: Float = 1e-2, rtol: Float = 1e-3, atol: Float = 5e-4, seed: UInt64 = 99,
                     file: StaticString = #filePath, line: UInt = #line, _ f: ([Tensor]) -> Tensor) -> Float {
     for t in inputs { t.requiresGrad = true; t.zeroGrad() }
     let out = f(inputs)

@@ -1,0 +1,160 @@
+import Foundation
+import ArgumentParser
+import Engine
+import Models
+import Data
+
+/// How one row of a table is built and trained. The target states these next to the paper's text.
+public struct Method {
+    public var row: RowSpec
+    /// Builds the model for (scale, input channels, image side) after the initialiser is seeded.
+    public var make: (Scale, Int, Int) -> SegmentationModel
+    public var usesText: Bool
+    public init(_ row: RowSpec, usesText: Bool = false, make: @escaping (Scale, Int, Int) -> SegmentationModel) {
+        self.row = row; self.make = make; self.usesText = usesText
+    }
+}
+
+/// A table target: the report's spec, how each row is built, and the training recipe per (cell, scale).
+public struct Experiment {
+    public var spec: TableSpec
+    public var methods: [Method]
+    public var recipe: (Cell, Scale) -> Recipe
+    /// Seeds run by default at each scale (`--seeds` overrides).
+    public var defaultSeeds: [Scale: Int]
+    public init(spec: TableSpec, methods: [Method], defaultSeeds: [Scale: Int] = [.smoke: 1, .proxy: 3, .paper: 1],
+                recipe: @escaping (Cell, Scale) -> Recipe) {
+        self.spec = spec; self.methods = methods; self.recipe = recipe; self.defaultSeeds = defaultSeeds
+    }
+}
+
+/// The options every table target takes.
+public struct TableOptions: ParsableArguments {
+    @Option(help: "smoke (CI, seconds), proxy (default, minutes on 2 cores) or paper (published architectures).")
+    public var scale: String = "proxy"
+    @Option(help: "Number of seeds (0, 1, ... N-1). Default: 1 at smoke and paper scale, 3 at proxy scale.")
+    public var seeds: Int?
+    @Option(name: .customLong("data-root"), help: "Folder with one LViT-layout folder per data set (QaTa-COV19, MosMedData, Duke-Breast). Without it, seeded proxies are used.")
+    public var dataRoot: String?
+    @Option(help: "SQLite result store.")
+    public var db: String = "Reports/results.sqlite"
+    @Option(help: "Run only this method (row id); repeatable.")
+    public var only: [String] = []
+    @Option(help: "Run only this data set; repeatable.")
+    public var dataset: [String] = []
+    @Flag(help: "Rerun cells that already finished.")
+    public var force = false
+    @Flag(name: .customLong("report-only"), help: "Render the report from the store without training.")
+    public var reportOnly = false
+    @Flag(help: "Check finished runs against their tolerance (published values for real data, our recorded reference for proxies); exit 1 on any failure. Trains nothing.")
+    public var check = false
+    @Flag(name: .customLong("record-reference"), help: "Record the finished proxy runs at --scale as the reference that --check compares with (Papers/<paper>/reference-<scale>.json). Trains nothing.")
+    public var recordReference = false
+    @Flag(name: .customLong("no-progress"), help: "No progress lines.")
+    public var noProgress = false
+    public init() {}
+}
+
+/// Seed of the proxy generators. Fixed across training seeds, as a real data set is: the spread over seeds then
+/// measures training variation on the same images.
+public let proxyDataSeed: UInt64 = 20_240_601
+
+public enum TableMain {
+    /// Parses the command line, runs the grid (skipping finished cells, resuming killed ones), renders the report.
+    public static func run(_ exp: Experiment, arguments: [String] = Array(CommandLine.arguments.dropFirst())) {
+        let options: TableOptions
+        do { options = try TableOptions.parse(arguments) } catch { TableOptions.exit(withError: error) }
+        do {
+            try execute(exp, options)
+        } catch {
+            // One line naming what failed and the fix; stored results are untouched (failed runs are marked failed).
+            FileHandle.standardError.write("error: \(error)\n".data(using: .utf8)!)
+            exit(1)
+        }
+    }
+
+    static func execute(_ exp: Experiment, _ o: TableOptions) throws {
+        guard let scale = Scale(rawValue: o.scale) else { throw RunError("unknown --scale \(o.scale); use smoke, proxy or paper") }
+        let paths = try ProjectPaths.locate()
+        // Relative store paths are taken from the repository root, so a run started in a subfolder uses the same store.
+        let dbURL = URL(fileURLWithPath: o.db, relativeTo: paths.root)
+        let store = try ResultStore.open(dbURL)
+        for name in o.only where !exp.methods.contains(where: { $0.row.id == name }) {
+            throw RunError("--only \(name): \(exp.spec.target) has no such method; it has \(exp.methods.map(\.row.id).joined(separator: ", "))")
+        }
+        if o.recordReference {
+            for url in try Checks.recordReference(store: store, specs: [exp.spec], scale: scale.rawValue, paths: paths) {
+                print("reference: \(url.path)")
+            }
+            return
+        }
+        if o.check {
+            let results = try Checks.check(store: store, specs: [exp.spec], paths: paths)
+            for r in results where r.status != .pass {
+                let expected = r.expected.map { String(format: "%.2f", $0) } ?? "none"
+                let tol = r.tolerance.map { String(format: "±%.2f", $0) } ?? ""
+                print("\(r.status.mark) \(exp.spec.target) \(r.row) · \(r.dataset) · \(r.metric) [\(r.dataSource.rawValue)/\(r.scale)]: observed \(String(format: "%.2f", r.observed.mean)), expected \(expected) \(tol) \(r.reason ?? "")")
+            }
+            let failed = results.filter { $0.status == .fail }.count
+            print("\(exp.spec.target): \(results.count - failed) of \(results.count) cells within tolerance")
+            if failed > 0 { throw RunError("\(failed) cell(s) of \(exp.spec.target) left their tolerance (listed above)") }
+            return
+        }
+        let datasets = exp.spec.datasets.filter { o.dataset.isEmpty || o.dataset.contains($0.id) }
+        if !o.reportOnly {
+            let methods = exp.methods.filter { o.only.isEmpty || o.only.contains($0.row.id) }
+            let seeds = o.seeds ?? exp.defaultSeeds[scale] ?? 1
+            let runner = SegmentationRunner(store: store, progress: !o.noProgress)
+            let text = TextEncoderProvider()
+            let start = Date()
+            var done = 0, skipped = 0
+            let total = datasets.count * methods.count * seeds
+            for ds in datasets {
+                let data = try DatasetProvider.load(ds.id, scale: scale, dataRoot: o.dataRoot)
+                for m in methods {
+                    for seed in 0..<seeds {
+                        let cell = Cell(method: m.row.method, dataset: ds.id, variant: m.row.variant)
+                        let recipe = exp.recipe(cell, scale)
+                        let source: DataSource = o.dataRoot == nil ? .proxy : .real
+                        var hyper = recipe.asDictionary
+                        hyper["data"] = data.source
+                        let config = RunConfig(paper: exp.spec.paper, table: exp.spec.table, method: cell.method,
+                                               dataset: cell.dataset, variant: cell.variant, scale: scale.rawValue,
+                                               seed: seed, dataSource: source, hyperparameters: hyper)
+                        let channels = data.train.first?.image.channels ?? 1
+                        let size = data.train.first?.image.width ?? scale.imageSize
+                        let plan = RunPlan(config: config, cell: cell, recipe: recipe, scale: scale, seed: seed,
+                                           makeModel: { m.make(scale, channels, size) },
+                                           encodeText: m.usesText ? try text.encoder() : nil)
+                        let label = "[\(done + skipped + 1)/\(total)] \(m.row.display) · \(ds.display) · seed \(seed)"
+                        if try runner.run(plan, data: data, force: o.force, label: label) { done += 1 } else { skipped += 1 }
+                    }
+                }
+            }
+            FileHandle.standardError.write("\(exp.spec.target): \(done) runs trained, \(skipped) already finished, \(String(format: "%.0f", Date().timeIntervalSince(start))) s\n".data(using: .utf8)!)
+        }
+        let writer = ReportWriter(paths: paths, store: store)
+        let page = try writer.write(exp.spec)   // also refreshes Reports/REPORT.md
+        print("report: \(page.path)")
+    }
+}
+
+/// Loads a data set by its table name: the seeded proxy by default, the real folder under `--data-root` otherwise.
+public enum DatasetProvider {
+    static let kinds: [String: ProxyKind] = Dictionary(uniqueKeysWithValues: ProxyKind.allCases.map { ($0.datasetName, $0) })
+
+    public static func load(_ name: String, scale: Scale, dataRoot: String?) throws -> SegDataset {
+        if let root = dataRoot {
+            let dir = URL(fileURLWithPath: root).appendingPathComponent(name)
+            guard FileManager.default.fileExists(atPath: dir.path) else {
+                throw RunError("--data-root \(root) has no folder \(name). Put the data set there in LViT's layout (\(name)/Train_Folder, Val_Folder, Test_Folder, each with img/, labelcol/ and a *_text.xlsx or *_text.csv), or pass --dataset to run the others.")
+            }
+            do { return try loadLViTDataset(root: dir, name: name, size: scale.imageSize) } catch let e as DataError {
+                throw RunError(e.description)
+            }
+        }
+        guard let kind = kinds[name] else { throw RunError("no proxy for data set \(name)") }
+        let ps: ProxyScale = { switch scale { case .smoke: return .smoke; case .proxy: return .proxy; case .paper: return .paper } }()
+        return makeProxy(kind, scale: ps, seed: proxyDataSeed)
+    }
+}

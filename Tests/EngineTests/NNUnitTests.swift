@@ -1,0 +1,130 @@
+import XCTest
+import Foundation
+import Engine
+import NN
+
+/// Behaviour that has no PyTorch golden value because it depends on our RNG: dropout masks, embeddings,
+/// initialiser statistics.
+final class NNUnitTests: XCTestCase {
+    func testDropoutScalesKeptValuesAndIsIdentityInEvaluation() {
+        DropoutRNG.seed(5)
+        let drop = Dropout(0.25)
+        let x = Tensor(filled: 2, shape: [100, 100], requiresGrad: true)
+        let y = drop(x)
+        let values = y.array
+        let zeros = values.filter { $0 == 0 }.count
+        XCTAssertEqual(Double(zeros) / 10_000, 0.25, accuracy: 0.02)
+        XCTAssertTrue(values.allSatisfy { $0 == 0 || abs($0 - 2 / 0.75) < 1e-6 })
+        y.sum().backward()
+        XCTAssertEqual(x.grad!.array.map { $0 == 0 }, values.map { $0 == 0 }, "gradient flows only through kept elements")
+        drop.eval()
+        XCTAssertTrue(drop(x) === x)
+    }
+
+    func testDropoutIsReproducibleAfterReseeding() {
+        let x = Tensor(filled: 1, shape: [64])
+        DropoutRNG.seed(9)
+        let a = Dropout(0.5)(x).array
+        DropoutRNG.seed(9)
+        XCTAssertEqual(Dropout(0.5)(x).array, a)
+        XCTAssertNotEqual(Dropout(0.5)(x).array, a, "the stream moves on between calls")
+    }
+
+    func testEmbeddingLookupAndGradientAccumulation() {
+        ParamInit.seed(1)
+        let emb = Embedding(5, 3)
+        XCTAssertEqual(emb.namedParameters().map { $0.0 }, ["weight"])
+        let out = emb([4, 1, 4, 0], shape: [2, 2])
+        XCTAssertEqual(out.shape, [2, 2, 3])
+        XCTAssertEqual(Array(out.array[0..<3]), Array(emb.weight.array[12..<15]))
+        out.sum().backward()
+        XCTAssertEqual(emb.weight.grad!.array, [1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 2, 2, 2])
+    }
+
+    private func moments(_ t: Tensor) -> (mean: Double, std: Double) {
+        let v = t.array.map(Double.init)
+        let m = v.reduce(0, +) / Double(v.count)
+        return (m, (v.map { ($0 - m) * ($0 - m) }.reduce(0, +) / Double(v.count)).squareRoot())
+    }
+
+    func testInitialiserStatistics() {
+        var rng = RNG(seed: 21)
+        let conv = Tensor(zeros: [64, 32, 3, 3])                  // fan_in 288, fan_out 576
+        XCTAssertEqual(Init.fans(conv.shape).fanIn, 288)
+        XCTAssertEqual(Init.fans(conv.shape).fanOut, 576)
+
+        Init.kaimingNormal(conv, mode: .fanOut, nonlinearity: .relu, rng: &rng)
+        XCTAssertEqual(moments(conv).std, (2.0 / 576).squareRoot(), accuracy: 0.02 * (2.0 / 576).squareRoot())
+
+        Init.kaimingUniform(conv, nonlinearity: .leakyReLU(0.2), rng: &rng)
+        let bound = Float((2 / 1.04) * 3 / 288.0).squareRoot()
+        XCTAssertLessThanOrEqual(conv.array.map(abs).max()!, bound)
+        XCTAssertGreaterThan(conv.array.map(abs).max()!, 0.99 * bound)
+
+        let linear = Tensor(zeros: [300, 200])
+        Init.xavierUniform(linear, rng: &rng)
+        XCTAssertLessThanOrEqual(linear.array.map(abs).max()!, (6 / Float(500)).squareRoot())
+        Init.xavierNormal(linear, gain: 2, rng: &rng)
+        XCTAssertEqual(moments(linear).std, 2 * (2.0 / 500).squareRoot(), accuracy: 0.01)
+    }
+
+    func testTruncatedNormalMatchesTorchSemantics() {
+        var rng = RNG(seed: 22)
+        // Absolute bounds as in torch.nn.init.trunc_normal_: N(0, 1) cut at ±2 has std 0.8796.
+        let t = Init.truncatedNormal(Tensor(zeros: [40_000]), rng: &rng)
+        XCTAssertGreaterThanOrEqual(t.min(), -2)
+        XCTAssertLessThanOrEqual(t.max(), 2)
+        XCTAssertEqual(moments(t).mean, 0, accuracy: 0.02)
+        XCTAssertEqual(moments(t).std, 0.8796, accuracy: 0.01)
+        // ViT's usage: std 0.02 with the default bounds ±2 is an untruncated N(0, 0.02²).
+        let vit = Init.truncatedNormal(Tensor(zeros: [40_000]), std: 0.02, rng: &rng)
+        XCTAssertEqual(moments(vit).std, 0.02, accuracy: 0.0005)
+        // A one-sided cut: N(1, 1) on [1, 3] has mean 1 + (φ(0) − φ(2)) / (Φ(2) − Φ(0)) ≈ 1.7228.
+        let half = Init.truncatedNormal(Tensor(zeros: [40_000]), mean: 1, std: 1, a: 1, b: 3, rng: &rng)
+        XCTAssertGreaterThanOrEqual(half.min(), 1)
+        XCTAssertEqual(moments(half).mean, 1.7228, accuracy: 0.01)
+    }
+
+    /// Activations far from zero (mean 1000, spread 1) normalise as accurately as centred ones.
+    func testBatchNormIsStableForLargeMeans() {
+        var rng = RNG(seed: 23)
+        let x = Tensor.randn([4, 2, 8, 8], rng: &rng) + 1000
+        let y = BatchNorm2d(2)(x)
+        for c in 0..<2 {
+            var values: [Double] = []
+            for n in 0..<4 { for j in 0..<64 { values.append(Double(x.ptr[(n * 2 + c) * 64 + j])) } }
+            let mean = values.reduce(0, +) / 256
+            let std = (values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / 256 + 1e-5).squareRoot()
+            for n in 0..<4 {
+                for j in 0..<64 {
+                    let i = (n * 2 + c) * 64 + j
+                    XCTAssertEqual(Double(y.ptr[i]), (Double(x.ptr[i]) - mean) / std, accuracy: 2e-3)
+                }
+            }
+        }
+    }
+
+    func testGainsMatchCalculateGain() {
+        XCTAssertEqual(Nonlinearity.relu.gain, Float(2).squareRoot(), accuracy: 1e-6)
+        XCTAssertEqual(Nonlinearity.leakyReLU(0.01).gain, Float(2 / 1.0001).squareRoot(), accuracy: 1e-6)
+        XCTAssertEqual(Nonlinearity.tanh.gain, Float(5) / 3, accuracy: 1e-6)
+        XCTAssertEqual(Nonlinearity.selu.gain, 0.75)
+    }
+
+    func testParameterGroupsOverrideDecayAndScaleLearningRate() {
+        let decayed = Tensor([1, 1], shape: [2], requiresGrad: true), plain = Tensor([1, 1], shape: [2], requiresGrad: true)
+        let sgd = SGD([ParameterGroup([decayed]), ParameterGroup([plain], weightDecay: 0, lrScale: 0.5)], lr: 0.1, weightDecay: 0.5)
+        decayed.grad = Tensor(zeros: [2]); plain.grad = Tensor(filled: 1, shape: [2])
+        sgd.step()
+        XCTAssertEqual(decayed.array, [0.95, 0.95])
+        XCTAssertEqual(plain.array, [0.95, 0.95])
+    }
+
+    func testOptimizerSkipsParametersWithoutGradient() {
+        let p = Tensor([1, 2], shape: [2], requiresGrad: true)
+        let adam = Adam([p], lr: 0.1)
+        adam.step()
+        XCTAssertEqual(p.array, [1, 2])
+        XCTAssertTrue(adam.stateDict().isEmpty)
+    }
+}
