@@ -63,6 +63,12 @@ func feretDiameter(_ points: [(Double, Double)]) -> Double {
 enum DukeProxy {
     static let fieldOfViewCm = 30.0
 
+    /// The chest wall curves back laterally; `chestWall` is its most anterior row, at the midline.
+    static func wall(_ chestWall: Double, _ u: Double) -> Double {
+        let x = (u - 0.5) / 0.45
+        return chestWall + 0.1 * x * x
+    }
+
     struct Breast { var u, a, b: Double }   // nipple axis, half-width and anterior height (image units)
 
     struct Tumour {
@@ -102,16 +108,17 @@ enum DukeProxy {
             vessels = []
             for br in breasts {
                 var list: [Segment] = []
-                for _ in 0..<rng.int(3...5) {
-                    let start = (br.u + rng.uniform(-0.7, 0.7) * br.a, chestWall)
-                    let end = (br.u + rng.uniform(-0.3, 0.3) * br.a, chestWall - rng.uniform(0.5, 0.85) * br.b)
-                    let bend = rng.uniform(-0.05, 0.05), width = rng.uniform(0.003, 0.006)
+                for _ in 0..<rng.int(2...4) {
+                    let u0 = br.u + rng.uniform(-0.7, 0.7) * br.a, u1 = br.u + rng.uniform(-0.3, 0.3) * br.a
+                    let start = (u0, DukeProxy.wall(chestWall, u0))
+                    let end = (u1, DukeProxy.wall(chestWall, u1) - rng.uniform(0.5, 0.85) * br.b)
+                    let bend = rng.uniform(-0.05, 0.05), width = rng.uniform(0.002, 0.004)
                     func point(_ t: Double) -> (Double, Double) {
                         (start.0 + (end.0 - start.0) * t + bend * sin(Double.pi * t), start.1 + (end.1 - start.1) * t)
                     }
                     for k in 0..<4 {
                         let a = point(Double(k) / 4), b = point(Double(k + 1) / 4)
-                        list.append(Segment(au: a.0, av: a.1, bu: b.0, bv: b.1, width: width, amplitude: 0.35))
+                        list.append(Segment(au: a.0, av: a.1, bu: b.0, bv: b.1, width: width, amplitude: 0.25))
                     }
                 }
                 vessels.append(list)
@@ -139,8 +146,9 @@ enum DukeProxy {
         func breast(_ u: Double, _ v: Double, z: Double) -> (inside: Double, radius: Double, index: Int) {
             let i = u < 0.5 ? 0 : 1
             let shape = breastShape(breasts[i], z: z)
-            guard shape.b > 0.005, v <= chestWall + 0.01 else { return (0, 2, i) }
-            let du = (u - breasts[i].u) / shape.a, dv = (chestWall - v) / shape.b
+            let base = DukeProxy.wall(chestWall, u)
+            guard shape.b > 0.005, v <= base + 0.01 else { return (0, 2, i) }
+            let du = (u - breasts[i].u) / shape.a, dv = (base - v) / shape.b
             let r = (du * du + max(0, dv) * max(0, dv)).squareRoot()
             return (1 - smoothstep(0.97, 1.01, r), r, i)
         }
@@ -174,7 +182,7 @@ enum DukeProxy {
         axes = axes.map { $0 / top * diameter / 2 }
         let s = max(0, 1 - (level / halfHeightCm) * (level / halfHeightCm)).squareRoot()
         let u = br.u + lateralSign * lateral / fieldOfViewCm
-        let v = chestWall - rng.uniform(0.25, 0.7) * br.b * s
+        let v = DukeProxy.wall(chestWall, u) - rng.uniform(0.25, 0.7) * br.b * s
         let blob = Blob.random(u: 0, v: 0, ru: axes[0] / fieldOfViewCm, rv: axes[1] / fieldOfViewCm, extra: rng.int(0...2), rng: &rng)
         let outline = ValueNoise(cells: 6, rng: &rng)
         var spicules: [Segment] = []
@@ -185,12 +193,12 @@ enum DukeProxy {
             }
         }
         return Tumour(side: side, u: u, v: v, zc: level, rz: axes[2], blob: blob, outline: outline, spicules: spicules,
-                      enhancement: rng.uniform(0.7, 0.95), rim: rng.bernoulli(0.2))
+                      enhancement: rng.uniform(0.55, 0.9), rim: rng.bernoulli(0.2))
     }
 
     /// Signal of everything but the tumour at a point of slice z, before bias field and noise.
     static func tissue(_ p: Patient, _ u: Double, _ v: Double, z: Double) -> Double {
-        let cw = p.chestWall
+        let cw = wall(p.chestWall, u)
         if v <= cw + 0.01 {
             let b = p.breast(u, v, z: z)
             guard b.inside > 0 else { return 0 }
@@ -217,7 +225,8 @@ enum DukeProxy {
             }
             return value * b.inside
         }
-        guard abs(u - 0.5) < 0.47 else { return 0 }
+        let tu = (u - 0.5) / 0.47, tv = (v - p.chestWall - 0.26) / 0.36
+        guard tu * tu + tv * tv < 1 else { return 0 }                               // outside the thorax
         if v < cw + 0.045 { return 0.28 }                                           // pectoral muscle
         if v < cw + 0.075 { return sin(u * 60) > 0.3 ? 0.15 : 0.25 }                 // ribs and intercostal muscle
         let hu = (u - p.heart.u) / p.heart.ru, hv = (v - p.heart.v) / p.heart.rv
@@ -236,7 +245,7 @@ enum DukeProxy {
             for x in 0..<size {
                 let u = (Double(x) + 0.5) / Double(size)
                 var value = tissue(p, u, v, z: z)
-                let inBreast = v <= p.chestWall && p.breast(u, v, z: z).inside > 0.5
+                let inBreast = v <= wall(p.chestWall, u) && p.breast(u, v, z: z).inside > 0.5
                 let f = inBreast ? p.tumourField(u, v, z: z) : 0
                 if f > 0 {
                     var level = t.enhancement * (0.9 + 0.2 * t.outline(u * 4, v * 4))

@@ -29,9 +29,9 @@ enum MosMedProxy {
         init(rng: inout ProxyRNG) {
             let bs = rng.uniform(0.9, 1.05)
             body = (0.5, 0.53, 0.42 * bs, 0.31 * rng.uniform(0.9, 1.08))
-            lungOffset = 0.185 * bs
-            lungRu = 0.135 * bs * rng.uniform(0.92, 1.06)
-            lungRv = 0.205 * rng.uniform(0.92, 1.06) * body.rv / 0.31
+            lungOffset = 0.2 * bs
+            lungRu = 0.17 * bs * rng.uniform(0.92, 1.06)
+            lungRv = 0.23 * rng.uniform(0.92, 1.06) * body.rv / 0.31
             lungV = 0.5 + rng.uniform(-0.015, 0.015)
             heartScale = rng.uniform(0.85, 1.15)
             lungShape = ValueNoise(cells: 6, rng: &rng)
@@ -43,7 +43,7 @@ enum MosMedProxy {
 
         /// Lung ellipse at level z: centre and radii, per side.
         func lungEllipse(side: Int, z: Double) -> (u: Double, v: Double, ru: Double, rv: Double) {
-            var f = 0.45 + 0.55 * clamp01(z).squareRoot()
+            var f = 0.55 + 0.45 * clamp01(z).squareRoot()
             if side == 0 { f *= 1 - 0.5 * smoothstep(0.72, 1.0, z) }   // the liver dome under the right lung
             let u = 0.5 + (side == 0 ? -1 : 1) * lungOffset
             return (u, lungV, lungRu * f, lungRv * f)
@@ -100,7 +100,7 @@ enum MosMedProxy {
         let sector = sectors[rng.choice(weights: [0.25, 0.25, 0.3, 0.1, 0.1])]
         let theta = rng.uniform(sector.lowerBound, sector.upperBound)
         let zc = pow(rng.uniform(0.02, 1), 0.6)
-        let ru = rng.uniform(0.02, 0.06), rv = rng.uniform(0.02, 0.06)
+        let ru = rng.uniform(0.025, 0.07), rv = rng.uniform(0.025, 0.07)
         let blob = Blob.random(u: 0, v: 0, ru: ru, rv: rv, extra: rng.int(1...2), rng: &rng)
         let core: Double? = rng.bernoulli(0.2) ? rng.uniform(-250, -50) : nil
         return Lesion(side: side, a: rho * cos(theta), b: rho * sin(theta), zc: zc, rz: rng.uniform(0.05, 0.15),
@@ -139,8 +139,8 @@ enum MosMedProxy {
             for _ in 0..<vesselRNG.int(14...22) {
                 let rho = vesselRNG.uniform(0, 0.9), theta = vesselRNG.uniform(0, 2 * Double.pi)
                 let u = e.u + rho * cos(theta) * e.ru, v = e.v + rho * sin(theta) * e.rv
-                let width = 0.003 + 0.008 * (1 - rho)
-                let len = vesselRNG.bernoulli(0.4) ? vesselRNG.uniform(0.01, 0.04) : 0
+                let width = 0.002 + 0.005 * (1 - rho)
+                let len = vesselRNG.bernoulli(0.4) ? vesselRNG.uniform(0.005, 0.02) : 0
                 let phi = vesselRNG.uniform(0, Double.pi)
                 vessels.append(Segment(au: u, av: v, bu: u + len * cos(phi), bv: v + len * sin(phi), width: width, amplitude: 1))
             }

@@ -23,6 +23,8 @@ public struct RunPlan {
     public var makeModel: () -> SegmentationModel
     /// Turns a batch's texts into the model's text input (nil for image-only models).
     public var encodeText: (([String]) -> TextInput)?
+    /// Vision-language pre-training on the training split's image-text pairs before fine-tuning.
+    public var pretrain: VLPPretrainSettings?
 }
 
 /// A mini-batch as tensors.
@@ -126,10 +128,16 @@ public final class SegmentationRunner {
         DropoutRNG.seed(UInt64(plan.seed) &+ 17)
         let model = plan.makeModel()
         model.train()
+        let ckpt = store.checkpointURL(runId: id)
+        let resuming = FileManager.default.fileExists(atPath: ckpt.path)
+        if let model = model as? Pretrainable, let settings = plan.pretrain {
+            // A resumed run's checkpoint already holds the fine-tuning weights, so phase 1 runs only on a fresh start.
+            if !resuming { try pretrain(model, settings, plan, data, label: label) }
+            VLPProtocol.prepareForFineTuning(model)
+        }
         let optimizer = makeOptimizer(r, model.trainableParameters)
         var state = TrainState()
-        let ckpt = store.checkpointURL(runId: id)
-        if FileManager.default.fileExists(atPath: ckpt.path) {
+        if resuming {
             state = try Checkpoint.load(from: ckpt, model: model, optimizer: optimizer)
             log("\(label): resuming after epoch \(state.epoch) (best val Dice \(fmt(state.bestScore)) at epoch \(state.bestEpoch))")
         }
@@ -190,6 +198,24 @@ public final class SegmentationRunner {
         try store.putSummary(runId: id, summary)
         try store.markFinished(runId: id, epochsDone: state.epoch, bestEpoch: state.bestEpoch)
         log("\(label): test Dice \(fmt(summary["Dice"]!)) mIoU \(fmt(summary["mIoU"]!)) (best epoch \(state.bestEpoch) of \(state.epoch))")
+    }
+
+    /// Phase 1 of the vision-language baselines: the method's own objective on the training pairs. Its loss curve
+    /// is stored under split "pretrain" (negative epochs are not used: epochs count from 1 in each phase).
+    private func pretrain(_ model: Pretrainable, _ settings: VLPPretrainSettings, _ plan: RunPlan, _ data: SegDataset, label: String) throws {
+        guard let encode = plan.encodeText else { throw RunError("\(label): pre-training needs a text encoder") }
+        let bar = ProgressBar(label: label + " · pre-training", total: settings.epochs, enabled: progress)
+        let batch = min(settings.batchSize, data.train.count)
+        var s = settings
+        s.batchSize = batch
+        try VLPProtocol.pretrain(model, pairs: data.train.count, settings: s, seed: UInt64(plan.seed), makeBatch: { idx in
+            let b = Batching.make(ArraySlice(idx.map { data.train[$0] }))
+            return VLPProtocol.Batch(images: b.images, text: encode(b.texts))
+        }, onEpoch: { log in
+            try? self.store.appendCurve(runId: plan.config.id, epoch: log.epoch, split: "pretrain", values: ["loss": log.loss])
+            bar.advance(to: log.epoch)
+        })
+        bar.finish()
     }
 
     /// Test Dice when every image gets another image's text (a derangement by rotation): how much the text matters.

@@ -4,14 +4,26 @@ import Engine
 import Models
 import Data
 
+/// What a model factory may depend on besides the scale.
+public struct ModelContext {
+    public var scale: Scale
+    public var inChannels: Int
+    public var imageSize: Int
+    /// Width D of the frozen text encoder's features (384 for MiniLM-L6, 768 for BERT-base).
+    public var textWidth: Int
+}
+
 /// How one row of a table is built and trained. The target states these next to the paper's text.
 public struct Method {
     public var row: RowSpec
-    /// Builds the model for (scale, input channels, image side) after the initialiser is seeded.
-    public var make: (Scale, Int, Int) -> SegmentationModel
+    /// Builds the model after the initialiser is seeded.
+    public var make: (ModelContext) -> SegmentationModel
     public var usesText: Bool
-    public init(_ row: RowSpec, usesText: Bool = false, make: @escaping (Scale, Int, Int) -> SegmentationModel) {
-        self.row = row; self.make = make; self.usesText = usesText
+    /// Vision-language pre-training before fine-tuning (CLIP, MAP, MGCA rows), per scale.
+    public var pretrain: ((Scale) -> VLPPretrainSettings)?
+    public init(_ row: RowSpec, usesText: Bool = false, pretrain: ((Scale) -> VLPPretrainSettings)? = nil,
+                make: @escaping (ModelContext) -> SegmentationModel) {
+        self.row = row; self.make = make; self.usesText = usesText; self.pretrain = pretrain
     }
 }
 
@@ -42,6 +54,10 @@ public struct TableOptions: ParsableArguments {
     public var only: [String] = []
     @Option(help: "Run only this data set; repeatable.")
     public var dataset: [String] = []
+    @Option(name: .customLong("text-encoder"), help: "Hugging Face BERT directory for text-guided methods (default: .cache/models/all-MiniLM-L6-v2 from `make setup`; BERT-base for the paper configuration).")
+    public var textEncoder: String?
+    @Option(help: "Weight λ of auxiliary losses (TMC's alignment loss: L = BCE + λ·L_align). Default: the table's recipe.")
+    public var lambda: Float?
     @Flag(help: "Rerun cells that already finished.")
     public var force = false
     @Flag(name: .customLong("report-only"), help: "Render the report from the store without training.")
@@ -105,7 +121,7 @@ public enum TableMain {
             let methods = exp.methods.filter { o.only.isEmpty || o.only.contains($0.row.id) }
             let seeds = o.seeds ?? exp.defaultSeeds[scale] ?? 1
             let runner = SegmentationRunner(store: store, progress: !o.noProgress)
-            let text = TextEncoderProvider()
+            let text = TextEncoderProvider(directory: o.textEncoder, root: paths.root)
             let start = Date()
             var done = 0, skipped = 0
             let total = datasets.count * methods.count * seeds
@@ -114,18 +130,23 @@ public enum TableMain {
                 for m in methods {
                     for seed in 0..<seeds {
                         let cell = Cell(method: m.row.method, dataset: ds.id, variant: m.row.variant)
-                        let recipe = exp.recipe(cell, scale)
+                        var recipe = exp.recipe(cell, scale)
+                        if let l = o.lambda, recipe.auxWeight != 0 { recipe.auxWeight = l }
                         let source: DataSource = o.dataRoot == nil ? .proxy : .real
                         var hyper = recipe.asDictionary
                         hyper["data"] = data.source
+                        let encoder = m.usesText ? try text.encoder() : nil
+                        if let e = encoder { hyper["text_encoder"] = e.name }
+                        let pretrain = m.pretrain?(scale)
+                        if let p = pretrain { hyper["pretrain"] = "epochs=\(p.epochs),batch=\(p.batchSize),lr=\(p.learningRate),wd=\(p.weightDecay)" }
                         let config = RunConfig(paper: exp.spec.paper, table: exp.spec.table, method: cell.method,
                                                dataset: cell.dataset, variant: cell.variant, scale: scale.rawValue,
                                                seed: seed, dataSource: source, hyperparameters: hyper)
                         let channels = data.train.first?.image.channels ?? 1
                         let size = data.train.first?.image.width ?? scale.imageSize
+                        let context = ModelContext(scale: scale, inChannels: channels, imageSize: size, textWidth: encoder?.width ?? 384)
                         let plan = RunPlan(config: config, cell: cell, recipe: recipe, scale: scale, seed: seed,
-                                           makeModel: { m.make(scale, channels, size) },
-                                           encodeText: m.usesText ? try text.encoder() : nil)
+                                           makeModel: { m.make(context) }, encodeText: encoder?.encode, pretrain: pretrain)
                         let label = "[\(done + skipped + 1)/\(total)] \(m.row.display) · \(ds.display) · seed \(seed)"
                         if try runner.run(plan, data: data, force: o.force, label: label) { done += 1 } else { skipped += 1 }
                     }
