@@ -30,10 +30,12 @@ let package = Package(
         .executableTarget(name: "repro", dependencies: ["Suite", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: v5),
         .executableTarget(name: "Table1_TMC", dependencies: ["Suite"], swiftSettings: v5),
         .executableTarget(name: "Table2_Ablation", dependencies: ["Suite"], swiftSettings: v5),
+        .executableTarget(name: "Fig3_Qualitative", dependencies: ["Suite"], swiftSettings: v5),
+        .executableTarget(name: "Fig4_Heatmaps", dependencies: ["Suite"], swiftSettings: v5),
         .executableTarget(name: "Bench", dependencies: ["NN", "Models"], path: "bench/Bench", swiftSettings: fast),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "NN"], resources: [.copy("Fixtures")], swiftSettings: v5),
         .testTarget(name: "NNTests", dependencies: ["NN", "Models", "Data"], swiftSettings: v5),
         .testTarget(name: "DataTests", dependencies: ["Data", "Metrics"], resources: [.copy("Fixtures")], swiftSettings: v5),
-        .testTarget(name: "SuiteTests", dependencies: ["Suite"], swiftSettings: v5),
+        .testTarget(name: "SuiteTests", dependencies: ["Suite", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: v5),
     ]
 )

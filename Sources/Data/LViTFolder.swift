@@ -54,12 +54,22 @@ public func loadLViTDataset(root: URL, name: String, size: Int, channels: Int = 
 public func loadLViTSplit(folder: URL, size: Int, channels: Int = 1, maskResize: MaskResize = .lvit,
                           patientRule: PatientRule = .perImage, strictText: Bool = true) throws -> [SegSample] {
     let plan = try planSplit(folder: folder, strictText: strictText)
-    return try plan.map { pair in
-        let sample = try readPair(pair, size: size, channels: channels, maskResize: maskResize)
-        let stem = (pair.image.lastPathComponent as NSString).deletingPathExtension
-        return SegSample(id: stem, patient: patientRule.patient(forStem: stem), image: sample.image, mask: sample.mask,
-                         text: pair.text)
+    // Decoding dominates on real data (thousands of PNGs), so pairs are read in parallel; the first failure in
+    // file order is reported, whatever the thread timing.
+    var results = [Result<SegSample, Error>?](repeating: nil, count: plan.count)
+    results.withUnsafeMutableBufferPointer { out in
+        let base = out.baseAddress!
+        DispatchQueue.concurrentPerform(iterations: plan.count) { i in
+            base[i] = Result {
+                let pair = plan[i]
+                let sample = try readPair(pair, size: size, channels: channels, maskResize: maskResize)
+                let stem = (pair.image.lastPathComponent as NSString).deletingPathExtension
+                return SegSample(id: stem, patient: patientRule.patient(forStem: stem), image: sample.image,
+                                 mask: sample.mask, text: pair.text)
+            }
+        }
     }
+    return try results.map { try $0!.get() }
 }
 
 /// An image, its mask and its text, matched by name but not yet decoded.

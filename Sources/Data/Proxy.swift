@@ -48,6 +48,12 @@ public struct ProxyPatient: Equatable, Sendable {
     public var split: Int
     public var index: Int
     public var slices: Int
+
+    public init(split: Int, index: Int, slices: Int) {
+        self.split = split
+        self.index = index
+        self.slices = slices
+    }
 }
 
 /// Patients per split for (kind, scale), split at patient level with the real ratios (smoke: fixed 16 / 8 / 8).

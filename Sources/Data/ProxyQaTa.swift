@@ -118,12 +118,11 @@ enum QaTaProxy {
             return sum
         }
 
-        /// Attenuation picture without infection, before exposure and noise.
-        func background(_ u: Double, _ v: Double) -> (value: Double, lungWeight: Double) {
+        /// Attenuation picture without infection, before exposure and noise; `l` is `lung(u, v)`.
+        func background(_ u: Double, _ v: Double, lung l: (margin: Double, side: Int, s: Double, t: Double)) -> (value: Double, lungWeight: Double) {
             let bu = (u - body.u) / body.ru, bv = (v - body.v) / body.rv
             let inBody = smoothstep(-0.04, 0.04, 1 - (bu * bu + bv * bv).squareRoot())
             var value = 0.07 + 0.51 * inBody
-            let l = lung(u, v)
             let weight = smoothstep(-0.012, 0.012, l.margin)
             let tc = clamp01(l.t)
             value -= lungDepth * (0.8 + 0.2 * sin(Double.pi * clamp01(l.s))) * (0.85 + 0.15 * tc) * weight
@@ -207,7 +206,7 @@ enum QaTaProxy {
         var pixels = [Float](repeating: 0, count: size * size)
         for p in 0..<(size * size) {
             let (u, v) = coords[p]
-            let bg = a.background(u, v)
+            let bg = a.background(u, v, lung: lungField[p])
             let opacity = infection(lesions, u, v, boundary: boundary).opacity * (0.75 + 0.5 * mottle(u, v))
             let attenuation = max(0, bg.value + opacity * bg.lungWeight)
             let exposed = a.offset + a.gain * pow(attenuation, a.gamma) + a.noiseSigma * noiseRNG.normal()

@@ -95,16 +95,6 @@ struct Segment {
     }
 }
 
-/// Evaluates `f(u, v)` at every pixel centre of a width × height grid, row-major.
-func rasterize(width: Int, height: Int, _ f: (Double, Double) -> Double) -> [Double] {
-    var out = [Double](repeating: 0, count: width * height)
-    for y in 0..<height {
-        let v = (Double(y) + 0.5) / Double(height)
-        for x in 0..<width { out[y * width + x] = f((Double(x) + 0.5) / Double(width), v) }
-    }
-    return out
-}
-
 // MARK: Connected components
 
 /// 8-connected components of a binary mask: a label per pixel (-1 for background) and the size of each component,

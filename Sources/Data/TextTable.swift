@@ -1,6 +1,7 @@
 import Foundation
 
-/// One row of a text table: the image key, its description, and where it stands in the file (1-based, header = 1).
+/// One row of a text table: the image key, its description, and where it stands in the file: the sheet row of an
+/// .xlsx, or the line on which a .csv record starts (both 1-based; the header is usually 1).
 public struct TextRow: Equatable, Sendable {
     public var image: String
     public var description: String

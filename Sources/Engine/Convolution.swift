@@ -9,16 +9,22 @@ import Foundation
 // so `ConvMapping.apply`, `.adjoint` and `.weightGradient` are the only three kernels, shared by conv1d/2d/3d and
 // the transposed forms.
 //
-// Batching: one sgemm per image and group, reading the columns in place. Measured on x [8,16,64,64] ⊛ w [32,16,3,3]
-// against one sgemm over the whole batch (cols [C·K, N·L]) plus the permute its [Cout, N·L] result needs: equal
-// within noise (forward 7.1–7.6 ms vs 7.3 ms, dX 5.6–5.8 vs 5.2–6.2, dW 6.2–7.1 vs 6.7, OpenBLAS single thread),
-// so the per-image form wins on memory: its columns are 1/N the size and never need a permute.
+// Batching: one sgemm per image and group, reading the columns in place; im2col runs over a chunk of images (small
+// images) or a tile of one image's output positions (large ones), sized to stay in cache between im2col and sgemm.
+// Measured (x [8,16,64,64] ⊛ w [32,16,3,3], pad 1, 2 cores): one sgemm over the whole batch (cols [C·K, N·L]) plus the
+// permute its [Cout, N·L] result needs was no faster than per-image sgemms (forward 7.3 vs 7.1–7.6 ms, OpenBLAS on
+// one thread), and whole-batch columns (19 MB) were slower than one image's (2.4 MB) in forward+backward
+// (interleaved runs, p25 61 vs 52 ms on a loaded machine). Tiles of ~1 MB won most in 3D: x [2,16,32³] ⊛ w [16,16,3³]
+// forward+backward went from 261 ms (whole 56 MB image) to 109 ms (p25, same load).
 
 /// Column buffers for im2col, reused across calls of the same size, and the tiling limit that bounds them.
 public enum ConvScratch {
-    /// Largest column buffer in floats (64 MB). Bigger images are processed in tiles of output positions, which
-    /// keeps a 3D convolution's memory bounded whatever the volume.
-    nonisolated(unsafe) public static var columnBudget = 1 << 24
+    /// Target size in floats (1 MB) of one im2col buffer: images whose columns exceed it are processed in tiles of
+    /// output positions, smaller ones several per pass. Bounds memory whatever the volume and keeps the columns in
+    /// cache for the sgemm that reads them.
+    nonisolated(unsafe) public static var columnBudget = 1 << 18
+    /// Narrowest tile of output positions (unless the image is smaller).
+    nonisolated(unsafe) public static var minimumTileColumns = 1024
     /// Most floats kept in free buffers between calls; beyond it the cache is emptied before caching again.
     nonisolated(unsafe) public static var cacheLimit = 1 << 26
 
@@ -202,7 +208,8 @@ struct ConvMapping {
         let rows = geo.channels * geo.kernelVolume, total = geo.outVolume
         let budget = Swift.max(1, ConvScratch.columnBudget)
         let images = Swift.min(batch, budget / Swift.max(1, rows * total))
-        let tile = images >= 1 ? total : Swift.max(1, budget / Swift.max(1, rows))
+        // Every sgemm call repacks the weight, so tiles keep at least `minimumTileColumns` columns.
+        let tile = images >= 1 ? total : Swift.min(total, Swift.max(ConvScratch.minimumTileColumns, budget / Swift.max(1, rows)))
         let buf = ConvScratch.borrow(rows * tile * Swift.max(images, 1))
         defer { ConvScratch.giveBack(buf) }
         var n0 = 0

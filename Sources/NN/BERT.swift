@@ -63,6 +63,7 @@ public struct BertConfig: Codable, Equatable {
         case "gelu": return .gelu
         case "gelu_new", "gelu_pytorch_tanh", "gelu_fast": return .geluTanh
         case "relu": return .relu
+        case "quick_gelu": return .quickGelu
         default: throw BertError.unsupportedActivation(hiddenAct)
         }
     }
@@ -74,7 +75,7 @@ public enum BertError: Error, CustomStringConvertible {
     case sequenceTooLong(Int, max: Int)
     public var description: String {
         switch self {
-        case .unsupportedActivation(let a): return "hidden_act \"\(a)\" is not supported (gelu, gelu_new, relu are)"
+        case .unsupportedActivation(let a): return "hidden_act \"\(a)\" is not supported (gelu, gelu_new, gelu_pytorch_tanh, relu, quick_gelu are)"
         case .missingFile(let u): return "\(u.path) not found; a BERT directory needs config.json, vocab.txt and model.safetensors"
         case let .sequenceTooLong(n, m): return "sequence of \(n) tokens exceeds max_position_embeddings \(m)"
         }

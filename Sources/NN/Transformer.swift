@@ -8,12 +8,15 @@ public enum MLPActivation: String, Codable {
     case gelu
     /// tanh approximation ("gelu_new", "gelu_pytorch_tanh").
     case geluTanh = "gelu_tanh"
+    /// x·σ(1.702·x), the GELU approximation OpenAI's CLIP was trained with ("quick_gelu").
+    case quickGelu = "quick_gelu"
 
     public func callAsFunction(_ x: Tensor) -> Tensor {
         switch self {
         case .relu: return x.relu()
         case .gelu: return x.gelu()
         case .geluTanh: return x.gelu(tanhApproximation: true)
+        case .quickGelu: return x * (x * 1.702).sigmoid()
         }
     }
 }

@@ -151,8 +151,10 @@ final class ConvolutionTests: XCTestCase {
     /// positions, as the column budget dictates, must not change the results.
     func testColumnChunkingMatchesWholeBatch() {
         let x = randomTensor([3, 2, 6, 7], seed: 90), w = randomTensor([3, 2, 3, 3], seed: 91)
-        let saved = ConvScratch.columnBudget
-        defer { ConvScratch.columnBudget = saved }
+        let saved = (ConvScratch.columnBudget, ConvScratch.minimumTileColumns)
+        defer { (ConvScratch.columnBudget, ConvScratch.minimumTileColumns) = saved }
+        ConvScratch.columnBudget = 1 << 20
+        ConvScratch.minimumTileColumns = 1
         let whole = forwardBackward(x, w)
         // 18 column rows × 24 output positions per image: two images per chunk, then tiles starting and ending mid-row.
         for budget in [2 * 18 * 24, 18 * 5] {
@@ -162,7 +164,7 @@ final class ConvolutionTests: XCTestCase {
         }
 
         let tx = randomTensor([2, 3, 4, 3], seed: 92), tw = randomTensor([3, 2, 3, 3], seed: 93)
-        ConvScratch.columnBudget = saved
+        ConvScratch.columnBudget = 1 << 20
         let wholeT = forwardBackward(tx, tw, transposed: true)
         ConvScratch.columnBudget = 13
         let tiledT = forwardBackward(tx, tw, transposed: true)

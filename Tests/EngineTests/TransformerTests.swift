@@ -94,6 +94,16 @@ final class TransformerTests: XCTestCase {
         XCTAssertNotEqual(mha(x).output.array, a)
     }
 
+    func testMLPActivations() {
+        let x = Tensor([-1, 0, 2], shape: [3])
+        XCTAssertEqual(MLPActivation.relu(x).array, [0, 0, 2])
+        // quick GELU: x·σ(1.702x); σ(3.404) = 0.967829, σ(−1.702) = 0.154204.
+        let q = MLPActivation.quickGelu(x).array
+        XCTAssertEqual(q[0], -0.154204, accuracy: 1e-5)
+        XCTAssertEqual(q[2], 1.935659, accuracy: 1e-5)
+        XCTAssertEqual(MLPActivation.gelu(x).array[2], 1.954500, accuracy: 1e-5)
+    }
+
     // MARK: Transformer layers against torch.nn.TransformerEncoderLayer / DecoderLayer
 
     private func checkEncoder(_ name: String, normFirst: Bool, activation: MLPActivation) {

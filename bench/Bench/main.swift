@@ -1,7 +1,7 @@
 // `make bench`: training-step times of reference models on this engine and, with `--torch PYTHON`, on PyTorch
 // in the same run (bench/torch_bench.py builds the same architectures), plus raw kernel rates.
 //
-//   Bench [--json PATH] [--torch PYTHON] [--warmup N] [--iters N] [--only CASE] [--no-kernels]
+//   Bench [--json PATH] [--torch PYTHON] [--warmup N] [--iters N] [--only CASE|kernels] [--no-kernels] [--cpu]
 //
 // A step is zero grad, forward, loss, backward, Adam step; the reported time is the median over `iters` steps
 // after `warmup` untimed ones. Engine and torch for one case run back to back (never at the same time), so both
@@ -27,6 +27,7 @@ struct Options {
     var iters = 5
     var only: String?
     var kernels = true
+    var cpu = false
 
     init(_ args: [String]) {
         var i = 1
@@ -48,8 +49,9 @@ struct Options {
             case "--iters": iters = Swift.max(1, count())
             case "--only": only = value()
             case "--no-kernels": kernels = false
+            case "--cpu": cpu = true
             case "-h", "--help":
-                print("Bench [--json PATH] [--torch PYTHON] [--warmup N] [--iters N] [--only CASE] [--no-kernels]")
+                print("Bench [--json PATH] [--torch PYTHON] [--warmup N] [--iters N] [--only CASE|kernels] [--no-kernels] [--cpu]")
                 exit(0)
             default: fail("unknown argument \(args[i])")
             }
@@ -65,7 +67,13 @@ func fail(_ message: String) -> Never {
 
 // MARK: - Timing
 
-func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e6 }
+/// Milliseconds of wall time, or with `--cpu` of this process's CPU time: with one thread (REPRO_THREADS=1,
+/// OPENBLAS_NUM_THREADS=1) that is a load-independent measure for comparing kernel changes on a busy machine.
+func now() -> Double {
+    var ts = timespec()
+    clock_gettime(cpuClock ? CLOCK_PROCESS_CPUTIME_ID : CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) * 1e3 + Double(ts.tv_nsec) / 1e6
+}
 
 func median(_ xs: [Double]) -> Double {
     let s = xs.sorted()
@@ -271,8 +279,9 @@ func fmt(_ v: Double?, _ digits: Int = 1) -> String { v.map { String(format: "%.
 func pad(_ s: String, _ w: Int) -> String { s.count >= w ? s : s + String(repeating: " ", count: w - s.count) }
 
 let options = Options(CommandLine.arguments)
-if let only = options.only, !cases.contains(where: { $0.name == only }) {
-    fail("unknown case \(only); cases: \(cases.map { $0.name }.joined(separator: ", "))")
+let cpuClock = options.cpu
+if let only = options.only, only != "kernels", !cases.contains(where: { $0.name == only }) {
+    fail("unknown case \(only); cases: \(cases.map { $0.name }.joined(separator: ", ")), kernels")
 }
 print("threads \(Threads.count), warm-up \(options.warmup), timed steps \(options.iters), load \(fmt(loadAverage(), 2))")
 var rows: [[String: Any]] = []
@@ -282,14 +291,15 @@ for c in cases where options.only == nil || options.only == c.name {
     let load = loadAverage()
     let step = c.make()
     let engine = timeMedian(warmup: options.warmup, iters: options.iters, step)
-    let torch = options.torch.flatMap { torchTime(python: $0, name: c.name, options: options) }
+    // Torch reports wall time only, so a CPU-time run has nothing to compare against.
+    let torch = options.cpu ? nil : options.torch.flatMap { torchTime(python: $0, name: c.name, options: options) }
     let ratio = torch.map { engine / $0 }
     print("\(pad(c.name, 26)) \(pad(fmt(engine), 10)) \(pad(fmt(torch), 10)) \(pad(fmt(ratio, 2), 7)) \(fmt(load, 2))")
     rows.append(["case": c.name, "engine_ms": engine, "torch_ms": torch as Any? ?? NSNull(), "ratio": ratio as Any? ?? NSNull(),
                  "threads": Threads.count, "load1": load as Any? ?? NSNull()])
 }
 
-if options.kernels && options.only == nil {
+if options.kernels && (options.only == nil || options.only == "kernels") {
     let load = loadAverage()
     var kernels = [sgemmRow("sgemm_1024x1024x1024", m: 1024, n: 1024, k: 1024, calls: 1, options: options),
                    // One image of the conv2d row below as a GEMM: [Cout, Cin·9] · [Cin·9, H·W], eight images.

@@ -294,13 +294,17 @@ SENTENCES = [
     "Bilateral pulmonary infection, two infected areas, upper left lung and lower right lung.",
     "Ünïcödé FAÇADE — “quoted” text & $100 (test) 北京大学 hello-world!!",
 ]
-# Tokenizer-only inputs for the corner cases: a word over 100 characters, control and zero-width characters,
-# tabs and newlines, German sharp s, Greek with tonos, an unknown symbol.
+# Tokenizer-only inputs for the corner cases: a word over 100 characters, control, format and zero-width characters,
+# every kind of whitespace, case mappings that change length (İ, ẞ, ligatures), Greek with tonos, CJK next to kana
+# and Hangul, scripts with combining marks, unknown symbols, special tokens in the text.
 TOKENIZER_ONLY = [
     "a" + "b" * 120 + " short",
     "tab\there\nnew line\u200bjoined\u0007bell",
     "STRASSE Straße ΆΘΗΝΑ",
     "emoji 🙂 and ⅷ [MASK] [CLS]",
+    "tabs\tand\r\nand\x0bvertical\x0cfeed\x1cfs\x85nel NBSP\u00a0here soft\u00adhyphen em\u2003space",
+    "İstanbul ǅ ß ẞ ﬀ ﬃ Σίσυφος ΣΊΣΥΦΟΣ µm ℃ ½",
+    "日本語のテキストと中文字符混合 with 한국어, العربية, हिन्दी and e\u0301 a\u0308",
 ]
 
 

@@ -1,0 +1,77 @@
+import Foundation
+import XCTest
+import GRDB
+
+/// The whole path at smoke scale, through the built executables: proxy data → training → SQLite → report →
+/// `repro check` against the committed smoke reference. Also a kill-and-resume and a rerun-skips check.
+final class EndToEndTests: XCTestCase {
+    /// The executables built beside the test bundle (`swift test` builds every product).
+    static let binDir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    @discardableResult
+    func run(_ name: String, _ args: [String], expect status: Int32 = 0, file: StaticString = #filePath, line: UInt = #line) throws -> String {
+        let exe = EndToEndTests.binDir.appendingPathComponent(name)
+        guard FileManager.default.fileExists(atPath: exe.path) else { throw XCTSkip("\(name) not built next to the tests") }
+        let p = Process()
+        p.executableURL = exe
+        p.arguments = args
+        p.currentDirectoryURL = EndToEndTests.root
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = out
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        let text = String(decoding: data, as: UTF8.self)
+        XCTAssertEqual(p.terminationStatus, status, "\(name) \(args.joined(separator: " ")):\n\(text.suffix(3000))", file: file, line: line)
+        return text
+    }
+
+    func countRows(_ db: URL, _ sql: String) throws -> Int {
+        try DatabaseQueue(path: db.path).read { try Int.fetchOne($0, sql: sql) ?? -1 }
+    }
+
+    func testTable1AndTable2SmokeEndInPassingCheck() throws {
+        let dir = try makeTemporaryDirectory(self)
+        let db = dir.appendingPathComponent("results.sqlite")
+        let common = ["--scale", "smoke", "--seeds", "1", "--db", db.path, "--no-progress"]
+        try run("Table1_TMC", common)
+        try run("Table2_Ablation", common)
+        XCTAssertEqual(try countRows(db, "SELECT COUNT(*) FROM runs WHERE status = 'finished'"), 11 * 3 + 5 * 3)
+        // Per-case metrics: one Dice and one mIoU per test image of every run.
+        XCTAssertGreaterThan(try countRows(db, "SELECT COUNT(*) FROM case_metrics WHERE metric = 'Dice'"), 48 * 4)
+        let checked = try run("repro", ["check", "--db", db.path])
+        // Every cell has a committed smoke reference and lies within it: nothing failed, nothing unevaluable.
+        XCTAssertTrue(checked.contains("Table1_TMC: 81 of 81 cells within tolerance"), checked)
+        XCTAssertTrue(checked.contains("Table2_Ablation: 45 of 45 cells within tolerance"), checked)
+        XCTAssertFalse(checked.contains("✗") || checked.contains("– Table"), checked)
+
+        // A rerun trains nothing and adds no rows.
+        let before = try countRows(db, "SELECT COUNT(*) FROM case_metrics")
+        let again = try run("Table1_TMC", common)
+        XCTAssertTrue(again.contains("0 runs trained, 33 already finished"), again)
+        XCTAssertEqual(try countRows(db, "SELECT COUNT(*) FROM case_metrics"), before)
+    }
+
+    func testKilledRunResumesToTheSameNumbers() throws {
+        let dir = try makeTemporaryDirectory(self)
+        let a = dir.appendingPathComponent("a.sqlite"), b = dir.appendingPathComponent("b.sqlite")
+        let args = ["--scale", "smoke", "--seeds", "1", "--only", "UNet", "--dataset", "QaTa-COV19", "--no-progress"]
+        try run("Table1_TMC", args + ["--db", a.path])
+        // A kill between the last epoch's checkpoint and the test scoring: the run is still marked running and has
+        // no test rows. The rerun must resume from the checkpoint (not retrain) and reach identical test numbers.
+        try run("Table1_TMC", args + ["--db", b.path])
+        let q = try DatabaseQueue(path: b.path)
+        try q.write { db in
+            try db.execute(sql: "UPDATE runs SET status = 'running', finished_at = NULL")
+            try db.execute(sql: "DELETE FROM case_metrics")
+            try db.execute(sql: "DELETE FROM summary")
+        }
+        let resumed = try run("Table1_TMC", args + ["--db", b.path])
+        XCTAssertTrue(resumed.contains("resuming after epoch"), resumed)
+        let dice = "SELECT CAST(ROUND(value * 1000000) AS INTEGER) FROM summary WHERE metric = 'Dice'"
+        XCTAssertEqual(try countRows(a, dice), try countRows(b, dice))
+        XCTAssertEqual(try countRows(b, "SELECT COUNT(*) FROM curves WHERE split = 'val' AND metric = 'Dice'"), 2)
+    }
+}

@@ -1,0 +1,246 @@
+import Foundation
+import XCTest
+import Engine
+import NN
+import Models
+import Data
+@testable import Suite
+
+final class FiguresTests: XCTestCase {
+    private func assertColor(_ c: RGB, _ r: Float, _ g: Float, _ b: Float, accuracy: Float = 1e-6,
+                             file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(c.r, r, accuracy: accuracy, file: file, line: line)
+        XCTAssertEqual(c.g, g, accuracy: accuracy, file: file, line: line)
+        XCTAssertEqual(c.b, b, accuracy: accuracy, file: file, line: line)
+    }
+
+    private func grey(_ v: Float, width: Int, height: Int) -> Image2D {
+        Image2D(width: width, height: height, channels: 1, pixels: [Float](repeating: v, count: width * height))
+    }
+
+    private func pixel(_ image: Image2D, _ x: Int, _ y: Int) -> RGB {
+        let n = image.width * image.height, p = y * image.width + x
+        return RGB(image.pixels[p], image.pixels[n + p], image.pixels[2 * n + p])
+    }
+
+    // MARK: Colour maps
+
+    func testJetEndpointsMiddleAndClamping() {
+        assertColor(Colormap.jet.color(0), 0, 0, 0.5)
+        assertColor(Colormap.jet.color(1), 0.5, 0, 0)
+        assertColor(Colormap.jet.color(0.5), 0.5, 1, 0.5)
+        assertColor(Colormap.jet.color(0.25), 0, 0.5, 1)
+        XCTAssertEqual(Colormap.jet.color(-3), Colormap.jet.color(0))
+        XCTAssertEqual(Colormap.jet.color(7), Colormap.jet.color(1))
+        XCTAssertEqual(Colormap.jet.color(.nan), Colormap.jet.color(0))
+    }
+
+    func testViridisHitsMatplotlibsColoursAndInterpolates() {
+        assertColor(Colormap.viridis.color(0), 68 / 255, 1 / 255, 84 / 255)
+        assertColor(Colormap.viridis.color(0.5), 33 / 255, 145 / 255, 140 / 255)
+        assertColor(Colormap.viridis.color(1), 253 / 255, 231 / 255, 37 / 255)
+        // Half-way between the stops at 0 and 1/8.
+        assertColor(Colormap.viridis.color(1 / 16), (68 + 71) / 510, (1 + 45) / 510, (84 + 123) / 510, accuracy: 1e-5)
+    }
+
+    func testColormapImageIsChannelMajor() {
+        let image = Colormap.jet.image([0, 1], width: 2, height: 1)
+        XCTAssertEqual(image.channels, 3)
+        XCTAssertEqual(image.pixels, [0, 0.5, 0, 0, 0.5, 0])
+    }
+
+    // MARK: Overlays
+
+    func testContourOfABlockIsItsRing() {
+        var mask = [UInt8](repeating: 0, count: 25)
+        for y in 1...3 { for x in 1...3 { mask[y * 5 + x] = 1 } }
+        let ring = FigureRaster.contour(mask, width: 5, height: 5)
+        XCTAssertEqual(ring.reduce(0) { $0 + Int($1) }, 8)
+        XCTAssertEqual(ring[2 * 5 + 2], 0, "the centre is inside")
+        XCTAssertEqual(ring[1 * 5 + 1], 1)
+        XCTAssertEqual(FigureRaster.contour(mask, width: 5, height: 5, thickness: 2), mask, "two steps reach the centre")
+        // The image edge counts as background: a full mask's contour is the frame.
+        let frame = FigureRaster.contour([UInt8](repeating: 1, count: 16), width: 4, height: 4)
+        XCTAssertEqual(frame.reduce(0) { $0 + Int($1) }, 12)
+    }
+
+    func testTintMixesOnlyInsideTheMask() {
+        let base = FigureRaster.rgb(grey(0.2, width: 2, height: 1))
+        let out = FigureRaster.tint(base, mask: [1, 0], color: .red, alpha: 0.5)
+        assertColor(pixel(out, 0, 0), 0.6, 0.1, 0.1)
+        assertColor(pixel(out, 1, 0), 0.2, 0.2, 0.2)
+    }
+
+    func testPredictionPanelPaintsPredictionRedAndTruthOutlineGreen() {
+        var mask = [UInt8](repeating: 0, count: 16)
+        mask[1 * 4 + 1] = 1
+        var probabilities = [Float](repeating: 0.1, count: 16)
+        probabilities[2 * 4 + 2] = 0.9
+        probabilities[3 * 4 + 3] = 0.5   // the threshold itself is background, as in LViT's metric
+        let sample = SegSample(id: "a", patient: "p", image: grey(0.4, width: 4, height: 4), mask: mask, text: "t")
+        let panel = FigureRaster.predictionPanel(sample, probabilities: probabilities, factor: 1)
+        assertColor(pixel(panel, 2, 2), 0.7, 0.2, 0.2)
+        assertColor(pixel(panel, 3, 3), 0.4, 0.4, 0.4)
+        assertColor(pixel(panel, 1, 1), 0, 1, 0)
+        assertColor(pixel(panel, 0, 0), 0.4, 0.4, 0.4)
+
+        // Enlarged twice: each pixel is a 2 × 2 square, the one-pixel lesion's outline is all four of its pixels.
+        let big = FigureRaster.predictionPanel(sample, probabilities: probabilities, factor: 2)
+        XCTAssertEqual(big.width, 8)
+        XCTAssertEqual(big.height, 8)
+        var green = 0, red = 0
+        for y in 0..<8 { for x in 0..<8 {
+            let c = pixel(big, x, y)
+            if c == RGB(0, 1, 0) { green += 1 }
+            if abs(c.r - 0.7) < 1e-6 && abs(c.g - 0.2) < 1e-6 { red += 1 }
+        } }
+        XCTAssertEqual(green, 4)
+        XCTAssertEqual(red, 4)
+    }
+
+    func testHeatPanelBlendsTheColourMapOverTheImage() {
+        let sample = SegSample(id: "a", patient: "p", image: grey(0.5, width: 2, height: 1), mask: [0, 0], text: "t")
+        let panel = FigureRaster.heatPanel(sample, heat: HeatMap(values: [0, 1], width: 2, height: 1), factor: 1)
+        assertColor(pixel(panel, 0, 0), 0.2, 0.2, 0.5)      // 0.4 · 0.5 + 0.6 · jet(0)
+        assertColor(pixel(panel, 1, 0), 0.5, 0.2, 0.2)      // 0.4 · 0.5 + 0.6 · jet(1)
+    }
+
+    func testEnlargementRepeatsPixelsAndNormalisationScalesToUnitRange() {
+        let image = Image2D(width: 2, height: 1, channels: 1, pixels: [1, 2])
+        let big = FigureRaster.enlarged(image, by: 3)
+        XCTAssertEqual(big.width, 6)
+        XCTAssertEqual(big.height, 3)
+        XCTAssertEqual(Array(big.pixels.prefix(6)), [1, 1, 1, 2, 2, 2])
+        XCTAssertEqual(FigureRaster.enlarged(mask: [1, 0], width: 2, height: 1, by: 2), [1, 1, 0, 0, 1, 1, 0, 0])
+        XCTAssertEqual(FigureRaster.enlargement(for: 32), 4)
+        XCTAssertEqual(FigureRaster.enlargement(for: 64), 2)
+        XCTAssertEqual(FigureRaster.enlargement(for: 224), 1)
+        XCTAssertEqual(FigureRaster.normalized([2, 4, 6]), [0, 0.5, 1])
+        XCTAssertEqual(FigureRaster.normalized([3, 3]), [0, 0])
+    }
+
+    // MARK: Montage, font, canvas
+
+    func testMontageLayoutSizesAndOrigins() {
+        // Fig. 3 at proxy scale: 64-pixel images enlarged twice, 13 columns, three data sets of four images.
+        let layout = MontageLayout(cell: 128, columns: 13, groups: [4, 4, 4], gap: 4, header: 22, groupLabel: 22)
+        XCTAssertEqual(layout.width, 4 + 13 * 132)
+        XCTAssertEqual(layout.height, 22 + 3 * (22 + 4 * 132))
+        XCTAssertEqual(layout.groupTop(0), 22)
+        XCTAssertEqual(layout.groupTop(1), 22 + 22 + 4 * 132)
+        XCTAssertTrue(layout.origin(group: 1, row: 2, column: 3) == (400, 572 + 22 + 2 * 132))
+        let last = layout.origin(group: 2, row: 3, column: 12)
+        XCTAssertEqual(last.x + layout.cell + layout.gap, layout.width, "the last column ends one gap before the edge")
+        XCTAssertEqual(last.y + layout.cell + layout.gap, layout.height)
+
+        let footed = MontageLayout(cell: 64, columns: 2, groups: [1], gap: 2, header: 10, groupLabel: 5, footer: 30)
+        XCTAssertEqual(footed.height, 10 + 5 + 66 + 30)
+        XCTAssertEqual(footed.footerTop, 81)
+    }
+
+    func testFontGlyphsAndTextWidth() {
+        for ch in "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 .,-+%()/:=_?#" {
+            let g = BitmapFont.glyph(ch)
+            XCTAssertEqual(g.count, 7, "\(ch)")
+            XCTAssertTrue(g.allSatisfy { $0.count == 5 }, "\(ch)")
+        }
+        XCTAssertEqual(BitmapFont.glyph("t"), BitmapFont.glyph("T"))
+        XCTAssertEqual(BitmapFont.glyph("§"), BitmapFont.glyph("?"))
+        XCTAssertEqual(BitmapFont.width("TMC", scale: 2), 34)
+        XCTAssertEqual(BitmapFont.width("", scale: 2), 0)
+        XCTAssertEqual(Canvas.fittingScale("UCTRANSNET", width: 128, scale: 2), 2)
+        XCTAssertEqual(Canvas.fittingScale("GROUND TRUTH", width: 128, scale: 2), 1)
+    }
+
+    func testCanvasTextSetsTheGlyphsPixels() {
+        var canvas = Canvas(width: 20, height: 20)
+        canvas.text("I", x: 1, y: 2, scale: 2)
+        let n = 400
+        let black = (0..<n).filter { canvas.image.pixels[$0] == 0 && canvas.image.pixels[n + $0] == 0 }.count
+        XCTAssertEqual(black, 11 * 4, "\"I\" has 11 cells, each 2 × 2 pixels")
+        XCTAssertEqual(pixel(canvas.image, 1 + 2, 2), RGB.black, "top bar starts at the second column")
+        XCTAssertEqual(pixel(canvas.image, 1, 2), RGB.white)
+        canvas.place(FigureRaster.rgb(grey(0.5, width: 30, height: 30)), x: 15, y: 15)
+        XCTAssertEqual(pixel(canvas.image, 19, 19), RGB(0.5, 0.5, 0.5), "panels are cut at the edge")
+    }
+
+    // MARK: Cases and maps
+
+    func testCasesSpreadOverImagesWithALesion() {
+        XCTAssertEqual(FigureCases.pick(foreground: [0, 5, 0, 3, 2, 0, 1, 4], count: 2), [3, 6])
+        XCTAssertEqual(FigureCases.pick(foreground: [0, 5, 0, 3, 2, 0, 1, 4], count: 5), [1, 3, 4, 6, 7])
+        XCTAssertEqual(FigureCases.pick(foreground: [0, 0, 1], count: 2), [0, 2], "too few lesions: all images")
+        XCTAssertEqual(FigureCases.pick(foreground: [1, 1], count: 4), [0, 1])
+    }
+
+    func testPositionsPerWordNormalisesEachWordOverPositions() {
+        // Two positions, three tokens (the last padded). Each position's weights over the tokens sum to 1, so the
+        // plain mean over the real tokens would be 0.5 everywhere.
+        let attention: [Float] = [0.5, 0.5, 0,
+                                  0.2, 0.8, 0]
+        let map = FigureMaps.positionsPerWord(attention, positions: 2, tokens: 3, mask: [1, 1, 0])
+        XCTAssertEqual(map[0], (0.5 / 0.7 + 0.5 / 1.3) / 2, accuracy: 1e-6)
+        XCTAssertEqual(map[1], (0.2 / 0.7 + 0.8 / 1.3) / 2, accuracy: 1e-6)
+        XCTAssertEqual(map[0] + map[1], 1, accuracy: 1e-6)
+        let plane = MapPlane(shape: [4, 2], values: [0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5])
+        XCTAssertEqual(FigureMaps.bottleneckWords(plane, mask: [1, 1]), HeatMap(values: [0.25, 0.25, 0.25, 0.25], width: 2, height: 2))
+        XCTAssertNil(FigureMaps.bottleneckWords(MapPlane(shape: [3, 2], values: [Float](repeating: 0.5, count: 6)), mask: [1, 1]))
+    }
+
+    func testConcentrationIsLesionShareOverAreaShare() {
+        XCTAssertEqual(try XCTUnwrap(FigureMaps.concentration([1, 1, 1, 1], mask: [1, 0, 0, 0])), 1, accuracy: 1e-12)
+        XCTAssertEqual(try XCTUnwrap(FigureMaps.concentration([1, 0, 0, 0], mask: [1, 0, 0, 0])), 4, accuracy: 1e-12)
+        XCTAssertEqual(try XCTUnwrap(FigureMaps.concentration([1, 3, 0, 0], mask: [1, 1, 0, 0])), 2, accuracy: 1e-12)
+        XCTAssertNil(FigureMaps.concentration([1, 1], mask: [0, 0]))
+        XCTAssertNil(FigureMaps.concentration([0, 0], mask: [1, 0]))
+    }
+
+    func testHeatMapResizeOfASingleTokenIsFlat() {
+        let map = HeatMap(values: [0.3], width: 1, height: 1).resized(width: 4, height: 4)
+        XCTAssertEqual(map.values, [Float](repeating: 0.3, count: 16))
+        XCTAssertEqual(FigureMaps.plane(MapPlane(shape: [1, 2, 3], values: [1, 2, 3, 4, 5, 6])),
+                       HeatMap(values: [1, 2, 3, 4, 5, 6], width: 3, height: 2))
+    }
+
+    // MARK: Methods and reloading
+
+    func testTable1MethodsAreFoundByStoredMethodAndVariant() {
+        XCTAssertEqual(TMCMethods.table1.map(\.row.id), ["UNet", "AttUnet", "nnUNet", "TransUNet", "UCTransNet", "UNet++",
+                                                         "LViT", "CLIP", "MAP", "MGCA", "TMC (ours)"])
+        let tmc = tmcConfig(method: "TMC", variant: "text")
+        XCTAssertEqual(TMCMethods.method(for: tmc)?.row.display, "TMC (ours)")
+        XCTAssertEqual(TMCMethods.method(for: tmcConfig(method: "CLIP", variant: "text"))?.row.id, "CLIP")
+        XCTAssertNil(TMCMethods.method(for: tmcConfig(method: "TMC", variant: "no-MCM")))
+    }
+
+    func testRebuildLoadsTheValidationSelectedWeights() throws {
+        let dir = try makeTemporaryDirectory(self)
+        let store = try ResultStore(url: dir.appendingPathComponent("results.sqlite"), codeVersion: "v1")
+        let config = tmcConfig(method: "UNet", variant: "image-only", scale: "smoke")
+        _ = try store.beginRun(config)
+        let record = try XCTUnwrap(store.run(id: config.id))
+        let context = ModelContext(scale: .smoke, inChannels: 1, imageSize: 32, textWidth: 384)
+
+        ParamInit.seed(11)
+        let best = TMCMethods.table1[0].make(context).stateDict()
+        ParamInit.seed(12)
+        let last = TMCMethods.table1[0].make(context).stateDict()
+        var tensors: [String: Tensor] = [:]
+        for (k, v) in best { tensors["best." + k] = v }
+        for (k, v) in last { tensors["model." + k] = v }
+        let url = store.checkpointURL(runId: config.id)
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try Safetensors.write(tensors, to: url)
+
+        let (model, weights) = try FigureModels.rebuild(record, context: context, checkpoint: url)
+        XCTAssertEqual(weights, "best")
+        for (k, v) in model.stateDict() { XCTAssertEqual(v.array, best[k]!.array, k) }
+        XCTAssertTrue(best.contains { $0.value.array != last[$0.key]!.array }, "the two weight sets differ")
+
+        // A run that never stored best weights was tested with its last epoch's.
+        try Safetensors.write(tensors.filter { $0.key.hasPrefix("model.") }, to: url)
+        let (fallback, which) = try FigureModels.rebuild(record, context: context, checkpoint: url)
+        XCTAssertEqual(which, "model")
+        for (k, v) in fallback.stateDict() { XCTAssertEqual(v.array, last[k]!.array, k) }
+    }
+}
