@@ -91,7 +91,7 @@ extension Tensor {
         precondition(out.shape == shape, "cannot expand \(self.shape) to \(shape)")
         let inShape = self.shape
         return Tensor.record(out, "expand", [self]) { [unowned self] g in
-            self.accumulateGrad(Tensor.unbroadcast(g, to: inShape))
+            self.takeGradient(Tensor.unbroadcast(g, to: inShape))
         }
     }
 }

@@ -115,23 +115,30 @@ struct ConvGeometry {
         return (lo, Swift.max(lo, hi))
     }
 
+    /// Output row (od, oh) and column ow of flat output position `l`.
+    @inline(__always) func outputPosition(_ l: Int) -> (od: Int, oh: Int, ow: Int) {
+        let q = l / oW, od = q / oH
+        return (od, q - od * oH, l - q * oW)
+    }
+
     /// Columns `l0..<l1` of the im2col matrices of `images` consecutive images into `cols`
     /// ([images, C·K, l1-l0], row (c, tap)). Taps that land in the padding read zero.
+    /// Output rows are walked by increment: a division per row cost as much as copying a 64-wide row.
     func im2col(_ x: UnsafePointer<Float>, images: Int, _ l0: Int, _ l1: Int, _ cols: UnsafeMutablePointer<Float>) {
         let lt = l1 - l0, kv = kernelVolume, iv = imageVolume
+        let start = outputPosition(l0)
         // Planes are contiguous across images in both layouts, so (image, channel) is one flat plane index.
         parallelFor(images * channels * kv, minChunk: Swift.max(1, 16384 / Swift.max(lt, 1))) { rows in
             for r in rows {
                 let (offD, offH, offW) = tapOffsets(r % kv)
                 let (vlo, vhi) = validWidth(offW)
                 let src = x + (r / kv) * iv
-                let dst = cols + r * lt
-                var l = l0
-                while l < l1 {
-                    let q = l / oW, ow0 = l - q * oW, ow1 = Swift.min(oW, ow0 + l1 - l)
-                    let od = q / oH, oh = q - od * oH
+                var d = cols + r * lt - start.ow          // d[ow] is the column of output position ow of this row
+                var (od, oh, ow0) = start
+                var left = lt
+                while left > 0 {
+                    let ow1 = Swift.min(oW, ow0 + left)
                     let id = od * sD + offD, ih = oh * sH + offH
-                    let d = dst + (l - l0 - ow0)          // d[ow] is the column of output position ow
                     if id >= 0 && id < iD && ih >= 0 && ih < iH {
                         let s = src + (id * iH + ih) * iW + offW   // s[ow·sW] is the input under the tap
                         let lo = Swift.min(Swift.max(vlo, ow0), ow1), hi = Swift.max(Swift.min(vhi, ow1), lo)
@@ -145,7 +152,9 @@ struct ConvGeometry {
                     } else {
                         (d + ow0).update(repeating: 0, count: ow1 - ow0)
                     }
-                    l += ow1 - ow0
+                    left -= ow1 - ow0
+                    d += oW; ow0 = 0; oh += 1
+                    if oh == oH { oh = 0; od += 1 }
                 }
             }
         }
@@ -155,20 +164,20 @@ struct ConvGeometry {
     /// Parallel over planes: each plane sums its taps in a fixed order, so the result is deterministic.
     func col2im(_ cols: UnsafePointer<Float>, images: Int, _ l0: Int, _ l1: Int, _ x: UnsafeMutablePointer<Float>) {
         let lt = l1 - l0, kv = kernelVolume, iv = imageVolume
+        let start = outputPosition(l0)
         parallelFor(images * channels, minChunk: Swift.max(1, 16384 / Swift.max(lt * kv, 1))) { chans in
             for c in chans {
                 let img = x + c * iv
                 for k in 0..<kv {
                     let (offD, offH, offW) = tapOffsets(k)
                     let (vlo, vhi) = validWidth(offW)
-                    let src = cols + (c * kv + k) * lt
-                    var l = l0
-                    while l < l1 {
-                        let q = l / oW, ow0 = l - q * oW, ow1 = Swift.min(oW, ow0 + l1 - l)
-                        let od = q / oH, oh = q - od * oH
+                    var s = cols + (c * kv + k) * lt - start.ow   // s[ow] is the column of output position ow
+                    var (od, oh, ow0) = start
+                    var left = lt
+                    while left > 0 {
+                        let ow1 = Swift.min(oW, ow0 + left)
                         let id = od * sD + offD, ih = oh * sH + offH
                         if id >= 0 && id < iD && ih >= 0 && ih < iH {
-                            let s = src + (l - l0 - ow0)
                             let d = img + (id * iH + ih) * iW + offW
                             let lo = Swift.min(Swift.max(vlo, ow0), ow1), hi = Swift.max(Swift.min(vhi, ow1), lo)
                             if sW == 1 {
@@ -177,7 +186,9 @@ struct ConvGeometry {
                                 for ow in lo..<hi { d[ow * sW] += s[ow] }
                             }
                         }
-                        l += ow1 - ow0
+                        left -= ow1 - ow0
+                        s += oW; ow0 = 0; oh += 1
+                        if oh == oH { oh = 0; od += 1 }
                     }
                 }
             }

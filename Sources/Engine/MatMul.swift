@@ -1,12 +1,71 @@
 import COpenBLAS
 
-/// Row-major sgemm: C[m×n] = alpha·op(A)·op(B) + beta·C.
+/// OpenBLAS runs on the calling thread only; the engine spreads GEMMs over its own threads (`sgemm` below, the
+/// batch loop of `matmul`). OpenBLAS's pthread workers wait for the next call by spinning on sched_yield, which took
+/// the cores from the GCD threads of the elementwise and im2col passes in between (a third of a 2-thread U-Net
+/// step's CPU time was sched_yield), and split small per-image GEMMs finer than pays.
+enum BLASThreads {
+    static let serial: Bool = {
+        openblas_set_num_threads(1)
+        return true
+    }()
+}
+
+/// Row-major sgemm on the calling thread: C[m×n] = alpha·op(A)·op(B) + beta·C.
 @inline(__always)
+func sgemmSerial(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
+                 _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
+                 _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int) {
+    _ = BLASThreads.serial
+    cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+}
+
+/// Row-major sgemm: C[m×n] = alpha·op(A)·op(B) + beta·C, spread over `Threads.count` threads.
+///
+/// A large product is cut along the longer side of C into 2 or 4 blocks, each a serial sgemm on its own thread.
+/// The cut depends on the shape only, never on the thread count, so results do not either. Blocks keep at least
+/// `minimumSide` rows or columns: each block repacks the other operand, and narrower blocks lost more to that than
+/// the parallelism gained. Never call it inside `parallelFor` (call `sgemmSerial` there).
 public func sgemm(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
                   _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
                   _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int) {
-    cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    let blocks = GEMMSplit.blocks(m, n, k)
+    if blocks == 1 {
+        sgemmSerial(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+        return
+    }
+    let byRows = m >= n
+    let side = byRows ? m : n
+    let step = (side + blocks - 1) / blocks
+    parallelFor(blocks, minChunk: 1) { range in
+        for blk in range {
+            let lo = blk * step, len = Swift.min(side, lo + step) - lo
+            guard len > 0 else { continue }
+            if byRows {
+                sgemmSerial(transA, transB, len, n, k, alpha, transA ? a + lo : a + lo * lda, lda, b, ldb,
+                            beta, c + lo * ldc, ldc)
+            } else {
+                sgemmSerial(transA, transB, m, len, k, alpha, a, lda, transB ? b + lo * ldb : b + lo, ldb,
+                            beta, c + lo, ldc)
+            }
+        }
+    }
+}
+
+/// How `sgemm` cuts a product into blocks.
+public enum GEMMSplit {
+    /// Fewest rows or columns of C in one block.
+    nonisolated(unsafe) public static var minimumSide = 512
+    /// Fewest multiply-adds in one block: below this a thread hand-off costs more than it saves.
+    nonisolated(unsafe) public static var minimumWork = 1 << 21
+
+    static func blocks(_ m: Int, _ n: Int, _ k: Int) -> Int {
+        let side = Swift.max(m, n), work = m * n * k
+        var blocks = 1
+        while blocks < 4 && side / (2 * blocks) >= minimumSide && work / (2 * blocks) >= minimumWork { blocks *= 2 }
+        return blocks
+    }
 }
 
 extension Tensor {
@@ -31,17 +90,21 @@ extension Tensor {
         } else {
             let sa = broadcastStrides(ba, batch), sb = broadcastStrides(bb, batch)
             let bst = strides(for: batch)
-            for i in 0..<nb {
-                var oa = 0, ob = 0, rem = i
-                for d in 0..<batch.count { let idx = rem / bst[d]; rem %= bst[d]; oa += idx * sa[d]; ob += idx * sb[d] }
-                sgemm(transA, transB, m, n, k, 1, a.ptr + oa * m * k, lda, b.ptr + ob * k * n, ldb, 0, out.ptr + i * m * n, n)
+            let pa = a.ptr, pb = b.ptr, po = out.ptr
+            // One serial GEMM per batch entry, the entries spread over the threads (attention heads are small).
+            parallelFor(nb, minChunk: Swift.max(1, GEMMSplit.minimumWork / Swift.max(1, m * n * k))) { range in
+                for i in range {
+                    var oa = 0, ob = 0, rem = i
+                    for d in 0..<batch.count { let idx = rem / bst[d]; rem %= bst[d]; oa += idx * sa[d]; ob += idx * sb[d] }
+                    sgemmSerial(transA, transB, m, n, k, 1, pa + oa * m * k, lda, pb + ob * k * n, ldb, 0, po + i * m * n, n)
+                }
             }
         }
         return record(out, "matmul", [a, b]) { g in
             // dA = g·Bᵀ (or B·gᵀ when A was read transposed); dB = Aᵀ·g (or gᵀ·A).
             if a.requiresGrad {
                 let ga = transA ? matmul(b, g, transA: transB, transB: true) : matmul(g, b, transB: !transB)
-                a.accumulateGrad(unbroadcast(ga, to: a.shape))
+                a.takeGradient(unbroadcast(ga, to: a.shape))
             }
             if b.requiresGrad {
                 let gb: Tensor
@@ -52,7 +115,7 @@ extension Tensor {
                 } else {
                     gb = unbroadcast(transB ? matmul(g, a, transA: true, transB: transA) : matmul(a, g, transA: !transA), to: b.shape)
                 }
-                b.accumulateGrad(gb)
+                b.takeGradient(gb)
             }
         }
     }

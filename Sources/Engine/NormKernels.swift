@@ -180,8 +180,8 @@ extension Tensor {
                     }
                 }
             }
-            if let w = weight, w.requiresGrad { w.accumulateGrad(Tensor(sumGX.map { Float($0) }, shape: w.shape)) }
-            if let b = bias, b.requiresGrad { b.accumulateGrad(Tensor(sumG.map { Float($0) }, shape: b.shape)) }
+            if let w = weight, w.requiresGrad { w.takeGradient(Tensor(sumGX.map { Float($0) }, shape: w.shape)) }
+            if let b = bias, b.requiresGrad { b.takeGradient(Tensor(sumG.map { Float($0) }, shape: b.shape)) }
             guard x.requiresGrad else { return }
             // dx = A·g + B·(x − mean) + C per channel; with batch statistics
             // dx = w·rstd·(g − Σg/M − x̂·Σ(g·x̂)/M).
@@ -274,8 +274,8 @@ extension Tensor {
             let needW = weight?.requiresGrad ?? false, needB = bias?.requiresGrad ?? false
             if needW || needB {
                 let (dw, db) = segmentNormParamGrads(pg, px, meanC, rstdC, rows: rows, L: L, cycle: cycle, spread: spread)
-                if needW { weight!.accumulateGrad(Tensor(dw, shape: weight!.shape)) }
-                if needB { bias!.accumulateGrad(Tensor(db, shape: bias!.shape)) }
+                if needW { weight!.takeGradient(Tensor(dw, shape: weight!.shape)) }
+                if needB { bias!.takeGradient(Tensor(db, shape: bias!.shape)) }
             }
             guard x.requiresGrad else { return }
             // dx = rstd·(ĝ − mean(ĝ) − x̂·mean(ĝ·x̂)) with ĝ = g·w, per row.

@@ -1,8 +1,8 @@
 import Foundation
 import COpenBLAS
 
-/// Threading for the elementwise and im2col passes. OpenBLAS threads its own GEMMs, so kernels never call
-/// sgemm from inside `parallelFor` (that would oversubscribe the two cores).
+/// Threading for every kernel, GEMMs included: OpenBLAS runs serially and `sgemm` splits large products over
+/// these threads itself, so kernels never call `sgemm` from inside `parallelFor` (`sgemmSerial` is for that).
 public enum Threads {
     nonisolated(unsafe) public static var count: Int = {
         if let s = ProcessInfo.processInfo.environment["REPRO_THREADS"], let n = Int(s), n > 0 { return n }

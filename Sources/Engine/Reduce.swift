@@ -43,7 +43,7 @@ extension Tensor {
         let finalShape = keepDim ? keptShape : shape.enumerated().filter { !ax.contains($0.offset) }.map { $0.element }
         out = Tensor(storage: out.storage, shape: finalShape)
         return Tensor.record(out, "sum", [self]) { [unowned self] g in
-            self.accumulateGrad(g.reshaped(keptShape).expanded(to: inShape))
+            self.takeGradient(g.reshaped(keptShape).expanded(to: inShape))
         }
     }
     public func sum(axis: Int, keepDim: Bool = false) -> Tensor { sum(axes: [axis], keepDim: keepDim) }
@@ -93,7 +93,7 @@ extension Tensor {
                 let o = oi / inner, i = oi % inner
                 gi.ptr[o * n * inner + indices[oi] * inner + i] += g.ptr[oi]
             }
-            self.accumulateGrad(gi)
+            self.takeGradient(gi)
         }
         return (out, indices)
     }

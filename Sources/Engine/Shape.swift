@@ -10,7 +10,7 @@ extension Tensor {
         if s == shape { return self }
         let inShape = shape
         let out = Tensor(storage: storage, shape: s)
-        return Tensor.record(out, "reshape", [self]) { [unowned self] g in self.accumulateGrad(g.reshaped(inShape)) }
+        return Tensor.record(out, "reshape", [self]) { [unowned self] g in self.takeGradient(g.reshaped(inShape)) }
     }
     public func reshaped(_ dims: Int...) -> Tensor { reshaped(dims) }
     public func flattened(from start: Int = 1) -> Tensor { reshaped(Array(shape[..<start]) + [shape[start...].reduce(1, *)]) }
@@ -52,7 +52,7 @@ extension Tensor {
         Tensor.permuteCopy(ptr, shape, perm, out.ptr)
         var inv = [Int](repeating: 0, count: rank)
         for (i, p) in perm.enumerated() { inv[p] = i }
-        return Tensor.record(out, "permute", [self]) { [unowned self] g in self.accumulateGrad(g.permuted(inv)) }
+        return Tensor.record(out, "permute", [self]) { [unowned self] g in self.takeGradient(g.permuted(inv)) }
     }
     public func permuted(_ perm: Int...) -> Tensor { permuted(perm) }
 
@@ -74,7 +74,7 @@ extension Tensor {
         return Tensor.record(out, "slice", [self]) { [unowned self] g in
             let gi = Tensor(zeros: inShape)
             for o in 0..<outer { (gi.ptr + (o * n + start) * inner).update(from: g.ptr + o * m * inner, count: m * inner) }
-            self.accumulateGrad(gi)
+            self.takeGradient(gi)
         }
     }
 
@@ -95,7 +95,7 @@ extension Tensor {
         return record(out, "concat", ts) { g in
             var off = 0
             for (t, m) in zip(ts, sizes) {
-                if t.requiresGrad { t.accumulateGrad(g.slice(axis: ax, off, off + m)) }
+                if t.requiresGrad { t.takeGradient(g.slice(axis: ax, off, off + m)) }
                 off += m
             }
         }
@@ -130,7 +130,7 @@ extension Tensor {
         return Tensor.record(out, "pad", [self]) { [unowned self] g in
             var x = g
             for (i, r) in sliced.enumerated() { x = x.slice(axis: lead + i, r.0, r.1) }
-            self.accumulateGrad(x)
+            self.takeGradient(x)
         }
     }
 
@@ -165,7 +165,7 @@ extension Tensor {
                     for i in 0..<inner { d[i] += s[i] }
                 }
             }
-            self.accumulateGrad(gi)
+            self.takeGradient(gi)
         }
     }
 
@@ -179,7 +179,7 @@ extension Tensor {
         return Tensor.record(out, "gather", [self]) { [unowned self] g in
             let gi = Tensor(zeros: inShape)
             for r in 0..<rows { gi.ptr[r * n + index[r]] += g.ptr[r] }
-            self.accumulateGrad(gi)
+            self.takeGradient(gi)
         }
     }
 }

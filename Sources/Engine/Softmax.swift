@@ -33,7 +33,7 @@ extension Tensor {
                     for j in 0..<n { pd[o + j] = py[o + j] * (pg[o + j] - dot) }
                 }
             }
-            self.accumulateGrad(gi)
+            self.takeGradient(gi)
         }
     }
 
@@ -65,7 +65,7 @@ extension Tensor {
                     for j in 0..<n { pd[o + j] = pg[o + j] - Foundation.exp(py[o + j]) * s }
                 }
             }
-            self.accumulateGrad(gi)
+            self.takeGradient(gi)
         }
     }
 

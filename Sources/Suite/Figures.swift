@@ -312,10 +312,10 @@ public final class FigureSession {
         if let e = encoder, let trained = config.hyperparameters["text_encoder"], trained != e.name {
             throw RunError("run \(run.record.id.prefix(12)) was trained with the text encoder \(trained), this figure loaded \(e.name); pass --text-encoder <folder of \(trained)>")
         }
-        let first = data.train.first ?? data.test[0]
+        guard let first = data.train.first ?? data.test.first else { throw RunError("\(data.name) (\(data.source)) has no images") }
         let context = ModelContext(scale: scale, inChannels: first.image.channels, imageSize: first.image.width,
                                    textWidth: encoder?.width ?? 384)
-        warn("\(spec.target): \(run.method.row.display) · \(run.dataset): run \(run.record.id.prefix(12))")
+        if !options.table.noProgress { warn("\(spec.target): \(run.method.row.display) · \(run.dataset): run \(run.record.id.prefix(12))") }
         let (model, weights) = try FigureModels.rebuild(run.record, context: context, checkpoint: run.checkpoint)
         let batch = Int(config.hyperparameters["batch"] ?? "") ?? 8
         let stored = Dictionary(try store.caseMetrics(runId: run.record.id).filter { $0.metric == "Dice" }.map { ($0.caseId, $0.value) },

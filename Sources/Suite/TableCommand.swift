@@ -112,7 +112,8 @@ public enum TableMain {
                 print("\(r.status.mark) \(exp.spec.target) \(r.row) · \(r.dataset) · \(r.metric) [\(r.dataSource.rawValue)/\(r.scale)]: observed \(String(format: "%.2f", r.observed.mean)), expected \(expected) \(tol) \(r.reason ?? "")")
             }
             let failed = results.filter { $0.status == .fail }.count
-            print("\(exp.spec.target): \(results.count - failed) of \(results.count) cells within tolerance")
+            let passed = results.filter { $0.status == .pass }.count
+            print("\(exp.spec.target): \(passed) of \(results.count) cells within tolerance, \(failed) outside, \(results.count - passed - failed) not evaluable")
             if failed > 0 { throw RunError("\(failed) cell(s) of \(exp.spec.target) left their tolerance (listed above)") }
             return
         }

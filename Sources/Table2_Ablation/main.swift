@@ -35,7 +35,7 @@ func recipe(_ cell: Cell, _ scale: Scale) -> Recipe {
     var r: Recipe
     switch scale {
     case .paper: r = Recipe(learningRate: lr, batchSize: 8, maxEpochs: 2000, patience: 20, imageSize: 224)
-    case .proxy: r = Recipe(learningRate: lr, batchSize: 8, maxEpochs: 30, patience: 6, imageSize: 64)
+    case .proxy: r = Recipe(learningRate: lr, batchSize: 8, maxEpochs: 20, patience: 5, imageSize: 64)
     case .smoke: r = Recipe(learningRate: lr, batchSize: 8, maxEpochs: 2, patience: 2, imageSize: 32)
     }
     r.loss = "bce"

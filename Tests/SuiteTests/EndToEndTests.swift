@@ -43,8 +43,8 @@ final class EndToEndTests: XCTestCase {
         XCTAssertGreaterThan(try countRows(db, "SELECT COUNT(*) FROM case_metrics WHERE metric = 'Dice'"), 48 * 4)
         let checked = try run("repro", ["check", "--db", db.path])
         // Every cell has a committed smoke reference and lies within it: nothing failed, nothing unevaluable.
-        XCTAssertTrue(checked.contains("Table1_TMC: 81 of 81 cells within tolerance"), checked)
-        XCTAssertTrue(checked.contains("Table2_Ablation: 45 of 45 cells within tolerance"), checked)
+        XCTAssertTrue(checked.contains("Table1_TMC: 81 of 81 cells within tolerance, 0 outside, 0 not evaluable"), checked)
+        XCTAssertTrue(checked.contains("Table2_Ablation: 45 of 45 cells within tolerance, 0 outside, 0 not evaluable"), checked)
         XCTAssertFalse(checked.contains("✗") || checked.contains("– Table"), checked)
 
         // A rerun trains nothing and adds no rows.
@@ -55,8 +55,9 @@ final class EndToEndTests: XCTestCase {
     }
 
     func testKilledRunResumesToTheSameNumbers() throws {
-        let dir = try makeTemporaryDirectory(self)
-        let a = dir.appendingPathComponent("a.sqlite"), b = dir.appendingPathComponent("b.sqlite")
+        // Separate folders: checkpoints live beside the store and are keyed by the run's config hash.
+        let a = try makeTemporaryDirectory(self).appendingPathComponent("a.sqlite")
+        let b = try makeTemporaryDirectory(self).appendingPathComponent("b.sqlite")
         let args = ["--scale", "smoke", "--seeds", "1", "--only", "UNet", "--dataset", "QaTa-COV19", "--no-progress"]
         try run("Table1_TMC", args + ["--db", a.path])
         // A kill between the last epoch's checkpoint and the test scoring: the run is still marked running and has

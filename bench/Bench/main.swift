@@ -50,6 +50,7 @@ struct Options {
             case "--only": only = value()
             case "--no-kernels": kernels = false
             case "--cpu": cpu = true
+            case "--exp-dx": break
             case "-h", "--help":
                 print("Bench [--json PATH] [--torch PYTHON] [--warmup N] [--iters N] [--only CASE|kernels] [--no-kernels] [--cpu]")
                 exit(0)
@@ -324,4 +325,29 @@ if let path = options.json {
     } catch {
         fail("cannot write \(path): \(error)")
     }
+}
+
+// EXPERIMENT (temporary)
+if CommandLine.arguments.contains("--exp-dx") {
+    for (n, c, s) in [(8, 16, 128), (8, 32, 64), (8, 64, 32), (8, 128, 16), (8, 256, 8), (2, 64, 224)] {
+        var rng = RNG(seed: 3)
+        let x = Tensor.randn([n, c, s, s], std: 1, rng: &rng, requiresGrad: true)
+        let w = Tensor.randn([c, c, 3, 3], std: 0.1, rng: &rng)
+        let dy = Tensor.randn([n, c, s, s], std: 1, rng: &rng)
+        // w' [ci, co, 2-kh, 2-kw]
+        let wf = Tensor.empty([c, c, 3, 3])
+        for co in 0..<c { for ci in 0..<c { for k in 0..<9 { wf.ptr[(ci * c + co) * 9 + (8 - k)] = w.ptr[(co * c + ci) * 9 + k] } } }
+        let tA = timeMedian(warmup: 2, iters: 7) {
+            x.zeroGrad()
+            let y = Tensor.conv2d(x, w.detached(), padding: 1)
+            y.backward(dy)
+        }
+        let tF = timeMedian(warmup: 2, iters: 7) { _ = withoutGrad { Tensor.conv2d(x.data, w, padding: 1) } }
+        let tB = timeMedian(warmup: 2, iters: 7) { _ = withoutGrad { Tensor.conv2d(dy, wf, padding: 1) } }
+        x.zeroGrad(); Tensor.conv2d(x, w.detached(), padding: 1).backward(dy)
+        let alt = withoutGrad { Tensor.conv2d(dy, wf, padding: 1) }
+        var md: Float = 0; for i in 0..<alt.count { md = max(md, abs(alt.ptr[i] - x.grad!.ptr[i])) }
+        print("n\(n) c\(c) s\(s): fwd+dx(adjoint) \(fmt(tA, 2)) fwd \(fmt(tF, 2)) -> dx(adjoint) ≈ \(fmt(tA - tF, 2)); dx as conv \(fmt(tB, 2)) maxdiff \(md)")
+    }
+    exit(0)
 }
