@@ -124,11 +124,14 @@ struct ConvGeometry {
     /// Columns `l0..<l1` of the im2col matrices of `images` consecutive images into `cols`
     /// ([images, C·K, l1-l0], row (c, tap)). Taps that land in the padding read zero.
     /// Output rows are walked by increment: a division per row cost as much as copying a 64-wide row.
-    func im2col(_ x: UnsafePointer<Float>, images: Int, _ l0: Int, _ l1: Int, _ cols: UnsafeMutablePointer<Float>) {
+    /// `serial` keeps it on the calling thread (inside a per-image parallel loop).
+    func im2col(_ x: UnsafePointer<Float>, images: Int, _ l0: Int, _ l1: Int, _ cols: UnsafeMutablePointer<Float>,
+                serial: Bool = false) {
         let lt = l1 - l0, kv = kernelVolume, iv = imageVolume
         let start = outputPosition(l0)
         // Planes are contiguous across images in both layouts, so (image, channel) is one flat plane index.
-        parallelFor(images * channels * kv, minChunk: Swift.max(1, 16384 / Swift.max(lt, 1))) { rows in
+        let rowCount = images * channels * kv
+        parallelFor(rowCount, minChunk: serial ? rowCount : Swift.max(1, 16384 / Swift.max(lt, 1))) { rows in
             for r in rows {
                 let (offD, offH, offW) = tapOffsets(r % kv)
                 let (vlo, vhi) = validWidth(offW)
@@ -162,10 +165,12 @@ struct ConvGeometry {
 
     /// Adds columns `l0..<l1` of `cols` back onto the image taps they were read from (the adjoint of im2col).
     /// Parallel over planes: each plane sums its taps in a fixed order, so the result is deterministic.
-    func col2im(_ cols: UnsafePointer<Float>, images: Int, _ l0: Int, _ l1: Int, _ x: UnsafeMutablePointer<Float>) {
+    func col2im(_ cols: UnsafePointer<Float>, images: Int, _ l0: Int, _ l1: Int, _ x: UnsafeMutablePointer<Float>,
+                serial: Bool = false) {
         let lt = l1 - l0, kv = kernelVolume, iv = imageVolume
         let start = outputPosition(l0)
-        parallelFor(images * channels, minChunk: Swift.max(1, 16384 / Swift.max(lt * kv, 1))) { chans in
+        let planes = images * channels
+        parallelFor(planes, minChunk: serial ? planes : Swift.max(1, 16384 / Swift.max(lt * kv, 1))) { chans in
             for c in chans {
                 let img = x + c * iv
                 for k in 0..<kv {
@@ -212,6 +217,42 @@ struct ConvMapping {
     private var imagePerGroup: Int { geo.channels / groups }
     private var rowsPerGroup: Int { imagePerGroup * geo.kernelVolume }
 
+    /// Whether a batch whose per-image GEMM is m×n×k runs image-parallel: each thread takes whole images with its
+    /// own columns and serial kernels. That is the case when `sgemm` would not split the GEMM (the deep, small
+    /// levels of a U-Net and most weight gradients), which would otherwise leave one core idle. Decided from shapes
+    /// only, so results never depend on the thread count.
+    private func imageParallel(_ m: Int, _ n: Int, _ k: Int) -> Bool {
+        batch > 1 && GEMMSplit.blocks(m, n, k) == 1
+    }
+
+    /// Output positions per im2col pass for `images` images at a time: all of them when their columns fit
+    /// `ConvScratch.columnBudget`, else tiles of one image.
+    private func tileColumns(images: Int) -> Int {
+        let rows = geo.channels * geo.kernelVolume, total = geo.outVolume
+        let budget = Swift.max(1, ConvScratch.columnBudget)
+        // Every sgemm call repacks the weight, so tiles keep at least `minimumTileColumns` columns.
+        return images >= 1 ? total : Swift.min(total, Swift.max(ConvScratch.minimumTileColumns, budget / Swift.max(1, rows)))
+    }
+
+    /// Calls `body(n, l0, l1, cols)` for every image n and tile of its output positions, images spread over the
+    /// threads, each thread with its own column buffer ([C·K, l1−l0]). `body` must use serial kernels.
+    private func forEachImageInParallel(_ body: (Int, Int, Int, UnsafeMutablePointer<Float>) -> Void) {
+        let rows = geo.channels * geo.kernelVolume, total = geo.outVolume
+        let tile = tileColumns(images: Swift.min(1, Swift.max(1, ConvScratch.columnBudget) / Swift.max(1, rows * total)))
+        parallelFor(batch, minChunk: 1) { range in
+            let buf = ConvScratch.borrow(rows * tile)
+            defer { ConvScratch.giveBack(buf) }
+            for n in range {
+                var l0 = 0
+                while l0 < total {
+                    let l1 = Swift.min(total, l0 + tile)
+                    body(n, l0, l1, buf.ptr)
+                    l0 = l1
+                }
+            }
+        }
+    }
+
     /// Splits the batch into chunks whose columns fit `ConvScratch.columnBudget`: several whole images per chunk
     /// when they fit (one parallel im2col pass for all of them), otherwise tiles of one image's output positions.
     /// Calls `body(n0, images, l0, l1, cols)` with `cols` laid out [images, C·K, l1−l0].
@@ -219,8 +260,7 @@ struct ConvMapping {
         let rows = geo.channels * geo.kernelVolume, total = geo.outVolume
         let budget = Swift.max(1, ConvScratch.columnBudget)
         let images = Swift.min(batch, budget / Swift.max(1, rows * total))
-        // Every sgemm call repacks the weight, so tiles keep at least `minimumTileColumns` columns.
-        let tile = images >= 1 ? total : Swift.min(total, Swift.max(ConvScratch.minimumTileColumns, budget / Swift.max(1, rows)))
+        let tile = tileColumns(images: images)
         let buf = ConvScratch.borrow(rows * tile * Swift.max(images, 1))
         defer { ConvScratch.giveBack(buf) }
         var n0 = 0
@@ -245,6 +285,16 @@ struct ConvMapping {
                 for g in 0..<groups {
                     sgemm(false, false, og, L, rg, 1, weight + g * og * rg, rg, image + (n * c + g * cg) * iv, iv,
                           0, y + (n * outer + g * og) * L, L)
+                }
+            }
+            return
+        }
+        if imageParallel(og, L, rg) {
+            forEachImageInParallel { n, l0, l1, cols in
+                let lt = l1 - l0, yn = y + n * outer * L
+                geo.im2col(image + n * c * iv, images: 1, l0, l1, cols, serial: true)
+                for g in 0..<groups {
+                    sgemmSerial(false, false, og, lt, rg, 1, weight + g * og * rg, rg, cols + g * rg * lt, lt, 0, yn + g * og * L + l0, L)
                 }
             }
             return
@@ -275,6 +325,16 @@ struct ConvMapping {
             return
         }
         image.update(repeating: 0, count: batch * c * iv)
+        if imageParallel(rg, L, og) {
+            forEachImageInParallel { n, l0, l1, cols in
+                let lt = l1 - l0, yn = y + n * outer * L
+                for g in 0..<groups {
+                    sgemmSerial(true, false, rg, lt, og, 1, weight + g * og * rg, rg, yn + g * og * L + l0, L, 0, cols + g * rg * lt, lt)
+                }
+                geo.col2im(cols, images: 1, l0, l1, image + n * c * iv, serial: true)
+            }
+            return
+        }
         forEachChunk { n0, nb, l0, l1, cols in
             let lt = l1 - l0
             for b in 0..<nb {
@@ -301,6 +361,10 @@ struct ConvMapping {
             }
             return
         }
+        if imageParallel(og, rg, L) {
+            weightGradientByImageGroups(image: image, y: y, into: dW)
+            return
+        }
         forEachChunk { n0, nb, l0, l1, cols in
             let lt = l1 - l0
             geo.im2col(image + n0 * c * iv, images: nb, l0, l1, cols)
@@ -312,6 +376,48 @@ struct ConvMapping {
             }
         }
     }
+
+    /// dW for the image-parallel case: the batch is cut into at most `weightGradientParts` fixed runs of images,
+    /// each summed into its own partial dW on some thread, and the partials are added in order. The cut depends on
+    /// the batch size only, so the sum's rounding does not depend on the thread count.
+    private func weightGradientByImageGroups(image: UnsafePointer<Float>, y: UnsafePointer<Float>,
+                                             into dW: UnsafeMutablePointer<Float>) {
+        let L = geo.outVolume, iv = geo.imageVolume, c = geo.channels
+        let og = outerPerGroup, rg = rowsPerGroup, size = outer * rg
+        let perPart = (batch + ConvMapping.weightGradientParts - 1) / ConvMapping.weightGradientParts
+        let parts = (batch + perPart - 1) / perPart
+        let rows = c * geo.kernelVolume, total = geo.outVolume
+        let tile = tileColumns(images: Swift.min(1, Swift.max(1, ConvScratch.columnBudget) / Swift.max(1, rows * total)))
+        let partial = ConvScratch.borrow(parts * size)
+        defer { ConvScratch.giveBack(partial) }
+        parallelFor(parts, minChunk: 1) { range in
+            let buf = ConvScratch.borrow(rows * tile)
+            defer { ConvScratch.giveBack(buf) }
+            let cols = buf.ptr
+            for p in range {
+                let acc = partial.ptr + p * size
+                var beta: Float = 0
+                for n in (p * perPart)..<Swift.min(batch, (p + 1) * perPart) {
+                    var l0 = 0
+                    while l0 < total {
+                        let l1 = Swift.min(total, l0 + tile), lt = l1 - l0, yn = y + n * outer * L
+                        geo.im2col(image + n * c * iv, images: 1, l0, l1, cols, serial: true)
+                        for g in 0..<groups {
+                            sgemmSerial(false, true, og, rg, lt, 1, yn + g * og * L + l0, L, cols + g * rg * lt, lt,
+                                        beta, acc + g * og * rg, rg)
+                        }
+                        beta = 1
+                        l0 = l1
+                    }
+                }
+            }
+        }
+        dW.update(from: partial.ptr, count: size)
+        for p in 1..<parts { Kernels.addInPlace(dW, partial.ptr + p * size, size) }
+    }
+
+    /// Most partial sums of the image-parallel weight gradient (enough to keep 2–4 threads busy).
+    static let weightGradientParts = 4
 }
 
 extension Tensor {

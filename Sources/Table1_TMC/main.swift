@@ -19,42 +19,11 @@ let datasets = [
 let metrics = [MetricSpec("Dice", display: "Dice (%)"), MetricSpec("mIoU", display: "mIoU (%)"),
                MetricSpec("Dice_shuffled_text", display: "Dice, shuffled text (%)", published: "none")]
 
-// Table 1's rows in the paper's order. The image-only rows share one factory: the model registry.
-func imageOnly(_ display: String, _ key: String) -> Method {
-    Method(RowSpec(display, method: display, variant: "image-only")) { c in
-        try! ModelRegistry.make(name: key, scale: c.scale, inChannels: c.inChannels, imageSize: c.imageSize)
-    }
-}
-
-// The text-guided rows read the frozen text encoder's features (MiniLM-L6 by default; Papers/TMC/model.md).
-// CLIP, MAP and MGCA are vision-language pre-training methods; TMC does not say how it made them segment, so each
-// is pre-trained with its own objective on the training pairs, then fine-tuned as a U-Net with text fused at the
-// bottleneck (Papers/TMC/vlp-baselines.md). Phase 1 is shortened below paper scale.
-func vlp(_ m: VLPMethod) -> Method {
-    Method(RowSpec(m.tableName, method: m.tableName, variant: "text"), usesText: true, pretrain: { scale in
-        switch scale {
-        case .paper: return .standard
-        case .proxy: return VLPPretrainSettings(epochs: 10, batchSize: 32, learningRate: 3e-4, weightDecay: 0.05, warmupFraction: 0.1)
-        case .smoke: return VLPPretrainSettings(epochs: 1, batchSize: 8, learningRate: 3e-4, weightDecay: 0.05, warmupFraction: 0.1)
-        }
-    }) { c in VLPSegmenter(method: m, scale: c.scale, inChannels: c.inChannels, imageSize: c.imageSize, textDim: c.textWidth) }
-}
-let lvit = Method(RowSpec("LViT", method: "LViT", variant: "text"), usesText: true) { c in
-    LViT(config: .of(c.scale), inChannels: c.inChannels, textDim: c.textWidth)
-}
-let tmc = Method(RowSpec("TMC (ours)", method: "TMC", variant: "text", publishedMethod: "ours"), usesText: true) { c in
-    TMC(config: .of(c.scale, useMCM: true, useAlignment: true, reading: .pairwise, textWidth: c.textWidth), inChannels: c.inChannels)
-}
-let methods = [
-    imageOnly("UNet", "unet"),
-    imageOnly("AttUnet", "attunet"),
-    imageOnly("nnUNet", "nnunet"),
-    imageOnly("TransUNet", "transunet"),
-    imageOnly("UCTransNet", "uctransnet"),
-    imageOnly("UNet++", "unetplusplus"),
-    lvit, vlp(.clip), vlp(.map), vlp(.mgca),
-    tmc,
-]
+// Table 1's rows in the paper's order: UNet, AttUnet, nnUNet, TransUNet, UCTransNet, UNet++ (image-only, from the
+// model registry), then LViT, CLIP, MAP, MGCA (text-guided; CLIP/MAP/MGCA pre-train with their own objective, then
+// fine-tune a U-Net with text fused at the bottleneck: Papers/TMC/vlp-baselines.md) and TMC. The factories live in
+// Suite/TMCMethods.swift because the figure targets rebuild the same models from stored checkpoints.
+let methods = TMCMethods.table1
 
 // §4.2 — "The learning rate is set to 3e-4 for both the QaTa-COV19 and Duke-Breast-Cancer-MRI datasets, and 1e-3
 // for the MosMedData dataset. Early stopping is implemented if the model's performance does not improve after 20
