@@ -14,35 +14,12 @@ public func withoutGrad<T>(_ body: () throws -> T) rethrows -> T {
     return try body()
 }
 
-/// Keeps freed tensor memory in the process heap. glibc hands blocks above its mmap threshold (128 KB, adapting up
-/// to 32 MB) back to the kernel on free and trims the heap top beyond 128 KB, so every training step faulted its
-/// activations and gradients in again page by page: 40% of a U-Net step's CPU time was the kernel zeroing pages
-/// (unet16 b8 128², 3.9 s sys of 8.7 s). The cost is that resident memory stays at its high-water mark, which a
-/// training loop reaches every step anyway.
-enum HeapPolicy {
-    static let applied: Bool = {
-        #if canImport(Glibc)
-        // mallopt is not in Swift's Glibc module; its parameter numbers are glibc's malloc.h values.
-        typealias Mallopt = @convention(c) (Int32, Int32) -> Int32
-        let trimThreshold: Int32 = -1, mmapThreshold: Int32 = -3
-        guard let sym = dlsym(nil, "mallopt") else { return false }
-        let mallopt = unsafeBitCast(sym, to: Mallopt.self)
-        _ = mallopt(mmapThreshold, 1 << 30)
-        _ = mallopt(trimThreshold, Int32.max)
-        return true
-        #else
-        return false
-        #endif
-    }()
-}
-
 extension Tensor {
     /// Wires `out` into the graph when any input needs a gradient. Every primitive ends with this call, so the
     /// forward and gradient rules of one op stand side by side in its file.
     @discardableResult
     static func record(_ out: Tensor, _ op: String, _ inputs: [Tensor], _ backward: @escaping (Tensor) -> Void) -> Tensor {
         out.op = op
-        _ = HeapPolicy.applied
         guard GradMode.enabled, inputs.contains(where: { $0.requiresGrad }) else { return out }
         out.requiresGrad = true
         out.parents = inputs
@@ -62,6 +39,15 @@ extension Tensor {
             copy.ptr.update(from: g.ptr, count: count)
             grad = copy
         }
+    }
+
+    /// `accumulateGrad` for a gradient nobody else holds: a tensor the backward rule has just computed, or the
+    /// node's own gradient `g` passed to a single parent (the node drops it after its rule runs). It becomes this
+    /// tensor's gradient without `accumulateGrad`'s defensive copy when there is nothing to add it to. A rule that
+    /// hands `g` to two parents must let at most one of them take it.
+    func takeGradient(_ g: Tensor) {
+        guard requiresGrad else { return }
+        if grad == nil { grad = g } else { accumulateGrad(g) }
     }
 
     /// Reverse-mode differentiation from this tensor. A non-scalar root needs an explicit seed gradient.

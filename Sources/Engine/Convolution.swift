@@ -421,13 +421,6 @@ struct ConvMapping {
 }
 
 extension Tensor {
-    /// Hands a freshly computed, privately owned gradient to this tensor, skipping `accumulateGrad`'s defensive
-    /// copy when there is nothing to add it to.
-    func takeGradient(_ g: Tensor) {
-        guard requiresGrad else { return }
-        if grad == nil { grad = g } else { accumulateGrad(g) }
-    }
-
     /// Adds `bias[c]` to every position of channel c of `y` ([N, C, spatial...]).
     static func addChannelBias(_ y: Tensor, _ bias: Tensor) {
         let n = y.shape[0], c = y.shape[1], v = y.count / Swift.max(1, n * c)

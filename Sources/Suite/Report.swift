@@ -594,7 +594,8 @@ public enum Markdown {
     // MARK: Index
 
     /// Reports/REPORT.md: one line per rendered table, then the store's run counts.
-    public static func index(summaries: [ReportSummary], runCounts: [RunCount], generatedAt: Date) -> String {
+    public static func index(summaries: [ReportSummary], figures: [(title: String, file: String)] = [],
+                             runCounts: [RunCount], generatedAt: Date) -> String {
         var lines = ["# Reproduction report", "",
                      "Generated \(timestamp(generatedAt)). Each table page shows published and reproduced values "
                         + "side by side.", ""]
@@ -609,6 +610,9 @@ public enum Markdown {
                                   "\(s.claimsReplicated)", "\(s.claimsNotReplicated)", "\(s.claimsNotEvaluable)"]))
             }
             lines.append("")
+        }
+        if !figures.isEmpty {
+            lines += ["Figures:", ""] + figures.map { "- [\($0.title)](\($0.file))" } + [""]
         }
         lines += runTable(runCounts)
         return lines.joined(separator: "\n") + "\n"
@@ -753,7 +757,14 @@ public struct ReportWriter {
         let summaries = pages.compactMap { url in
             (try? String(contentsOf: url, encoding: .utf8)).flatMap(ReportSummary.parse(page:))
         }
-        let text = Markdown.index(summaries: summaries, runCounts: try store.runCounts(), generatedAt: Date())
+        // Pages without a summary comment are figures: listed by their first heading.
+        let figures = pages.filter { $0.lastPathComponent.hasPrefix("Fig") }.sorted { $0.lastPathComponent < $1.lastPathComponent }
+            .map { url -> (String, String) in
+                let text = (try? String(contentsOf: url, encoding: .utf8)) ?? ""
+                let title = text.split(separator: "\n").first { $0.hasPrefix("# ") }.map { String($0.dropFirst(2)) }
+                return (title ?? url.deletingPathExtension().lastPathComponent, url.lastPathComponent)
+            }
+        let text = Markdown.index(summaries: summaries, figures: figures, runCounts: try store.runCounts(), generatedAt: Date())
         try text.write(to: paths.reportIndex, atomically: true, encoding: .utf8)
         return paths.reportIndex
     }

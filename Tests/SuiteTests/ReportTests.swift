@@ -135,3 +135,11 @@ final class ReportTests: XCTestCase {
         XCTAssertEqual(Markdown.row(["a|b", "c"]), "| a\\|b | c |")
     }
 }
+
+final class ReportIndexFigureTests: XCTestCase {
+    func testIndexListsFigurePagesByTheirHeading() {
+        let text = Markdown.index(summaries: [], figures: [(title: "TMC Fig. 3: qualitative results", file: "Fig3_Qualitative.md")],
+                                  runCounts: [], generatedAt: Date(timeIntervalSince1970: 0))
+        XCTAssertTrue(text.contains("- [TMC Fig. 3: qualitative results](Fig3_Qualitative.md)"), text)
+    }
+}
