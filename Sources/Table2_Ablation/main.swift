@@ -29,19 +29,8 @@ let methods = [
     variant("MCM + MA loss, literal formula", mcm: true, align: true, reading: .literal, published: "none"),
 ]
 
-// §4.2 as in Table 1; L = BCE + λ·L_align with λ = 0.1 (not given in the paper; --lambda).
-func recipe(_ cell: Cell, _ scale: Scale) -> Recipe {
-    let lr: Float = cell.dataset == "MosMedData" ? 1e-3 : 3e-4
-    var r: Recipe
-    switch scale {
-    case .paper: r = Recipe(learningRate: lr, batchSize: 8, maxEpochs: 2000, patience: 20, imageSize: 224)
-    case .proxy: r = Recipe(learningRate: lr, batchSize: 8, maxEpochs: 20, patience: 5, imageSize: 64)
-    case .smoke: r = Recipe(learningRate: lr, batchSize: 8, maxEpochs: 2, patience: 2, imageSize: 32)
-    }
-    r.loss = "bce"
-    r.auxWeight = cell.variant.contains("Lalign=off") ? 0 : 0.1
-    return r
-}
+// §4.2 as in Table 1 (TMCMethods.recipe): L = BCE + λ·L_align with λ = 0.1, and λ = 0 where the MA loss is off.
+let recipe = TMCMethods.recipe
 
 // §4.5: "removing the MCM ... a decrease of 0.81% in Dice and 1.21% in mIoU on the QaTa-Cov19 dataset";
 // "removing the MA loss ... a decrease of 0.66% in Dice and 0.98% in mIoU". Table 2 shows the same ordering on
