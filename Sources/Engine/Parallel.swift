@@ -31,11 +31,15 @@ public enum Kernels {
     @inline(__always) public static func scaleInPlace(_ a: UnsafeMutablePointer<Float>, _ s: Float, _ n: Int) {
         parallelFor(n, minChunk: 1 << 15) { r in for i in r { a[i] *= s } }
     }
-    /// Pairwise sum: accurate in Float32 and independent of the thread count.
+    /// Pairwise sum: accurate in Float32 and independent of the thread count. Leaves of up to 256 are summed in
+    /// 16 lanes: a single running sum is one dependent add per element, 4–8× slower (softmax rows, bias gradients).
     public static func sum(_ p: UnsafePointer<Float>, _ n: Int) -> Float {
         if n <= 256 {
-            var s: Float = 0
-            for i in 0..<n { s += p[i] }
+            var lanes = SIMD16<Float>(repeating: 0)
+            var i = 0
+            while i + 16 <= n { lanes += UnsafeRawPointer(p + i).loadUnaligned(as: SIMD16<Float>.self); i += 16 }
+            var s = lanes.sum()
+            while i < n { s += p[i]; i += 1 }
             return s
         }
         let h = n / 2

@@ -84,6 +84,15 @@ struct PoolWindows {
     /// Output rows (plane, od, oh) of one plane.
     func rows(ofPlane p: Int) -> Range<Int> { (p * d.count * h.count)..<((p + 1) * d.count * h.count) }
     var rowCount: Int { planes * d.count * h.count }
+
+    /// Non-overlapping 2×2 windows over a 2D image, every one inside it (kernel 2, stride 2, no padding).
+    var isHalving: Bool {
+        func pairs(_ a: PoolAxis) -> Bool {
+            for o in 0..<a.count where a.lo[o] != 2 * o || a.hi[o] != 2 * o + 2 { return false }
+            return true
+        }
+        return d.count == 1 && input[0] == 1 && pairs(h) && pairs(w)
+    }
 }
 
 extension Tensor {
@@ -93,9 +102,30 @@ extension Tensor {
         var argmax = [Int32](repeating: 0, count: out.count)
         let iH = win.input[1], iW = win.input[2], iv = win.inVolume
         let px = x.ptr, po = out.ptr
+        let halving = win.isHalving
         argmax.withUnsafeMutableBufferPointer { ab in
             let pa = ab.baseAddress!
             parallelFor(win.rowCount, minChunk: Swift.max(1, 2048 / Swift.max(win.w.count, 1))) { rows in
+                if halving {
+                    // The U-Net's 2×2, stride-2 pooling: the generic window walk below, unrolled. Same visiting order
+                    // and comparisons, so the same maxima and indices.
+                    let oH = win.h.count, oW = win.w.count
+                    for r in rows {
+                        let p = r / oH, oh = r - p * oH
+                        let src = px + p * iv, dst = r * oW
+                        for ow in 0..<oW {
+                            let at0 = 2 * oh * iW + 2 * ow
+                            var best = -Float.infinity, at = -1
+                            @inline(__always) func visit(_ i: Int) {
+                                if src[i] > best || src[i].isNaN { best = src[i]; at = i }
+                            }
+                            visit(at0); visit(at0 + 1); visit(at0 + iW); visit(at0 + iW + 1)
+                            po[dst + ow] = best
+                            pa[dst + ow] = Int32(at)
+                        }
+                    }
+                    return
+                }
                 win.forEachWindow(rows: rows) { p, o, rd, rh, rw in
                     let src = px + p * iv
                     var best = -Float.infinity, at = -1

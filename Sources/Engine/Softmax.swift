@@ -14,9 +14,9 @@ extension Tensor {
                 var m = -Float.infinity
                 for j in 0..<n { m = Swift.max(m, x[j]) }
                 if m == -.infinity { for j in 0..<n { y[j] = 0 }; continue }   // fully masked row
-                var s: Float = 0
-                for j in 0..<n { let e = Foundation.exp(x[j] - m); y[j] = e; s += e }
-                let inv = 1 / s
+                // Exponentials and their sum in separate loops: the first vectorises, a running sum would not.
+                FastMath.blocks(0..<n) { j, k in FastMath.store(FastMath.expNonPositive(FastMath.load(x + j, k) - m), y + j, k) }
+                let inv = 1 / Kernels.sum(y, n)
                 for j in 0..<n { y[j] *= inv }
             }
         }

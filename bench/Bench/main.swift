@@ -12,9 +12,15 @@
 //   threads  threads both sides used (the engine's Threads.count, torch.set_num_threads)
 //   load1    1-minute load average when the case started (the machine is shared; read the times against it)
 //   gflops   kernel rows only: achieved GFLOP/s
-//   vs_sgemm kernel rows only: gflops as a fraction of the 1024³ sgemm rate
-// Kernel rows are named sgemm_* (cblas directly) and conv2d_* (the engine's convolution, forward or backward).
+//   vs_sgemm kernel rows only: gflops as a fraction of the 1024³ cblas rate
+// Kernel rows: sgemm_cblas_* call cblas_sgemm directly on OpenBLAS's own threads (as many as the engine's);
+// sgemm_engine_* go through the engine's `sgemm`, which runs OpenBLAS serially and splits large products over
+// its own threads; conv2d_* time the engine's convolution, forward (no graph) or backward (dx and dW).
+//
+// `--cpu` times this process's CPU time instead of wall time: with REPRO_THREADS=1 OPENBLAS_NUM_THREADS=1 that is
+// a load-independent measure for comparing kernel changes on a busy machine (torch is then skipped).
 import Foundation
+import COpenBLAS
 import Engine
 import NN
 
@@ -50,7 +56,6 @@ struct Options {
             case "--only": only = value()
             case "--no-kernels": kernels = false
             case "--cpu": cpu = true
-            case "--exp-dx": break
             case "-h", "--help":
                 print("Bench [--json PATH] [--torch PYTHON] [--warmup N] [--iters N] [--only CASE|kernels] [--no-kernels] [--cpu]")
                 exit(0)
@@ -68,8 +73,10 @@ func fail(_ message: String) -> Never {
 
 // MARK: - Timing
 
-/// Milliseconds of wall time, or with `--cpu` of this process's CPU time: with one thread (REPRO_THREADS=1,
-/// OPENBLAS_NUM_THREADS=1) that is a load-independent measure for comparing kernel changes on a busy machine.
+/// Set from `--cpu` before anything is timed.
+nonisolated(unsafe) var cpuClock = false
+
+/// Milliseconds of wall time, or with `--cpu` of this process's CPU time.
 func now() -> Double {
     var ts = timespec()
     clock_gettime(cpuClock ? CLOCK_PROCESS_CPUTIME_ID : CLOCK_MONOTONIC, &ts)
@@ -239,12 +246,23 @@ struct KernelRow {
     let gflops: Double
 }
 
-func sgemmRow(_ name: String, m: Int, n: Int, k: Int, calls: Int, options: Options) -> KernelRow {
+/// `calls` row-major products [m×k]·[k×n], through cblas on OpenBLAS's threads or through the engine's `sgemm`.
+func sgemmRow(_ name: String, m: Int, n: Int, k: Int, calls: Int, cblas: Bool, options: Options) -> KernelRow {
     var rng = RNG(seed: 2)
     let a = Tensor.randn([m, k], std: 1, rng: &rng), b = Tensor.randn([k, n], std: 1, rng: &rng)
     let c = Tensor.empty([m, n])
+    let saved = openblas_get_num_threads()
+    if cblas { openblas_set_num_threads(Int32(Threads.count)) }
+    defer { openblas_set_num_threads(saved) }
     let ms = timeMedian(warmup: 2, iters: Swift.max(options.iters, 5)) {
-        for _ in 0..<calls { sgemm(false, false, m, n, k, 1, a.ptr, k, b.ptr, n, 0, c.ptr, n) }
+        for _ in 0..<calls {
+            if cblas {
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(n), Int32(k), 1, a.ptr, Int32(k),
+                            b.ptr, Int32(n), 0, c.ptr, Int32(n))
+            } else {
+                sgemm(false, false, m, n, k, 1, a.ptr, k, b.ptr, n, 0, c.ptr, n)
+            }
+        }
     }
     return KernelRow(name: name, ms: ms, gflops: 2 * Double(m * n * k * calls) / (ms * 1e6))
 }
@@ -280,7 +298,7 @@ func fmt(_ v: Double?, _ digits: Int = 1) -> String { v.map { String(format: "%.
 func pad(_ s: String, _ w: Int) -> String { s.count >= w ? s : s + String(repeating: " ", count: w - s.count) }
 
 let options = Options(CommandLine.arguments)
-let cpuClock = options.cpu
+cpuClock = options.cpu
 if let only = options.only, only != "kernels", !cases.contains(where: { $0.name == only }) {
     fail("unknown case \(only); cases: \(cases.map { $0.name }.joined(separator: ", ")), kernels")
 }
@@ -302,9 +320,13 @@ for c in cases where options.only == nil || options.only == c.name {
 
 if options.kernels && (options.only == nil || options.only == "kernels") {
     let load = loadAverage()
-    var kernels = [sgemmRow("sgemm_1024x1024x1024", m: 1024, n: 1024, k: 1024, calls: 1, options: options),
-                   // One image of the conv2d row below as a GEMM: [Cout, Cin·9] · [Cin·9, H·W], eight images.
-                   sgemmRow("sgemm_32x4096x288_x8", m: 32, n: 4096, k: 288, calls: 8, options: options)]
+    var kernels: [KernelRow] = []
+    for cblas in [true, false] {
+        let api = cblas ? "cblas" : "engine"
+        kernels.append(sgemmRow("sgemm_\(api)_1024x1024x1024", m: 1024, n: 1024, k: 1024, calls: 1, cblas: cblas, options: options))
+        // One image of the conv2d row below as a GEMM: [Cout, Cin·9] · [Cin·9, H·W], eight images.
+        kernels.append(sgemmRow("sgemm_\(api)_32x4096x288_x8", m: 32, n: 4096, k: 288, calls: 8, cblas: cblas, options: options))
+    }
     kernels += convRows(n: 8, c: 32, size: 64, options: options)
     let peak = kernels[0].gflops
     print("\n\(pad("kernel", 46)) \(pad("ms", 8)) \(pad("GFLOP/s", 8)) of sgemm")
@@ -327,27 +349,3 @@ if let path = options.json {
     }
 }
 
-// EXPERIMENT (temporary)
-if CommandLine.arguments.contains("--exp-dx") {
-    for (n, c, s) in [(8, 16, 128), (8, 32, 64), (8, 64, 32), (8, 128, 16), (8, 256, 8), (2, 64, 224)] {
-        var rng = RNG(seed: 3)
-        let x = Tensor.randn([n, c, s, s], std: 1, rng: &rng, requiresGrad: true)
-        let w = Tensor.randn([c, c, 3, 3], std: 0.1, rng: &rng)
-        let dy = Tensor.randn([n, c, s, s], std: 1, rng: &rng)
-        // w' [ci, co, 2-kh, 2-kw]
-        let wf = Tensor.empty([c, c, 3, 3])
-        for co in 0..<c { for ci in 0..<c { for k in 0..<9 { wf.ptr[(ci * c + co) * 9 + (8 - k)] = w.ptr[(co * c + ci) * 9 + k] } } }
-        let tA = timeMedian(warmup: 2, iters: 7) {
-            x.zeroGrad()
-            let y = Tensor.conv2d(x, w.detached(), padding: 1)
-            y.backward(dy)
-        }
-        let tF = timeMedian(warmup: 2, iters: 7) { _ = withoutGrad { Tensor.conv2d(x.data, w, padding: 1) } }
-        let tB = timeMedian(warmup: 2, iters: 7) { _ = withoutGrad { Tensor.conv2d(dy, wf, padding: 1) } }
-        x.zeroGrad(); Tensor.conv2d(x, w.detached(), padding: 1).backward(dy)
-        let alt = withoutGrad { Tensor.conv2d(dy, wf, padding: 1) }
-        var md: Float = 0; for i in 0..<alt.count { md = max(md, abs(alt.ptr[i] - x.grad!.ptr[i])) }
-        print("n\(n) c\(c) s\(s): fwd+dx(adjoint) \(fmt(tA, 2)) fwd \(fmt(tF, 2)) -> dx(adjoint) ≈ \(fmt(tA - tF, 2)); dx as conv \(fmt(tB, 2)) maxdiff \(md)")
-    }
-    exit(0)
-}
