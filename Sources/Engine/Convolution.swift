@@ -121,13 +121,22 @@ struct ConvGeometry {
         return (od, q - od * oH, l - q * oW)
     }
 
+    /// Row stride of a column matrix with `lt` columns. A stride of a multiple of 128 floats put every row of the
+    /// matrix in the same few cache sets, and OpenBLAS's packing of it missed on every row: 16 channels × 64² took
+    /// 24 GFLOP/s with rows of 4,096 floats and 38–41 with rows padded by 16–32 (forward; the weight gradient 18 vs
+    /// 33; one thread). The U-Net's power-of-two images give such widths at every level.
+    static func columnStride(_ lt: Int) -> Int { lt % 128 == 0 ? lt + columnPad : lt }
+    /// Extra floats a column buffer needs per row for `columnStride`.
+    static let columnPad = 32
+
     /// Columns `l0..<l1` of the im2col matrices of `images` consecutive images into `cols`
-    /// ([images, C·K, l1-l0], row (c, tap)). Taps that land in the padding read zero.
+    /// ([images, C·K, ld] with ld = `columnStride(l1 − l0)`, row (c, tap)). Taps that land in the padding read zero.
     /// Output rows are walked by increment: a division per row cost as much as copying a 64-wide row.
     /// `serial` keeps it on the calling thread (inside a per-image parallel loop).
+    /// `ld` overrides the row stride (images grouped side by side in one matrix).
     func im2col(_ x: UnsafePointer<Float>, images: Int, _ l0: Int, _ l1: Int, _ cols: UnsafeMutablePointer<Float>,
-                serial: Bool = false) {
-        let lt = l1 - l0, kv = kernelVolume, iv = imageVolume
+                ld rowStride: Int? = nil, serial: Bool = false) {
+        let lt = l1 - l0, kv = kernelVolume, iv = imageVolume, ld = rowStride ?? ConvGeometry.columnStride(lt)
         let start = outputPosition(l0)
         // Planes are contiguous across images in both layouts, so (image, channel) is one flat plane index.
         let rowCount = images * channels * kv
@@ -136,7 +145,7 @@ struct ConvGeometry {
                 let (offD, offH, offW) = tapOffsets(r % kv)
                 let (vlo, vhi) = validWidth(offW)
                 let src = x + (r / kv) * iv
-                var d = cols + r * lt - start.ow          // d[ow] is the column of output position ow of this row
+                var d = cols + r * ld - start.ow          // d[ow] is the column of output position ow of this row
                 var (od, oh, ow0) = start
                 var left = lt
                 while left > 0 {
@@ -166,8 +175,8 @@ struct ConvGeometry {
     /// Adds columns `l0..<l1` of `cols` back onto the image taps they were read from (the adjoint of im2col).
     /// Parallel over planes: each plane sums its taps in a fixed order, so the result is deterministic.
     func col2im(_ cols: UnsafePointer<Float>, images: Int, _ l0: Int, _ l1: Int, _ x: UnsafeMutablePointer<Float>,
-                serial: Bool = false) {
-        let lt = l1 - l0, kv = kernelVolume, iv = imageVolume
+                ld rowStride: Int? = nil, serial: Bool = false) {
+        let lt = l1 - l0, kv = kernelVolume, iv = imageVolume, ld = rowStride ?? ConvGeometry.columnStride(lt)
         let start = outputPosition(l0)
         let planes = images * channels
         parallelFor(planes, minChunk: serial ? planes : Swift.max(1, 16384 / Swift.max(lt * kv, 1))) { chans in
@@ -176,7 +185,7 @@ struct ConvGeometry {
                 for k in 0..<kv {
                     let (offD, offH, offW) = tapOffsets(k)
                     let (vlo, vhi) = validWidth(offW)
-                    var s = cols + (c * kv + k) * lt - start.ow   // s[ow] is the column of output position ow
+                    var s = cols + (c * kv + k) * ld - start.ow   // s[ow] is the column of output position ow
                     var (od, oh, ow0) = start
                     var left = lt
                     while left > 0 {
@@ -220,9 +229,10 @@ struct ConvMapping {
     /// Whether the batch runs image-parallel: each thread takes whole images, with its own columns and serial
     /// kernels, instead of every im2col pass and GEMM being split across the threads. Whole images need one
     /// fork-join per call instead of two per tile, and keep both cores busy where a split would not pay (the small
-    /// GEMMs of deep U-Net levels, weight gradients with a short side, 1820-column tiles of large images). Decided
-    /// from the batch size only, so results never depend on the thread count; a batch of two or more images is
-    /// assumed to cover the (two) cores.
+    /// GEMMs of deep U-Net levels, weight gradients with a short side, 1820-column tiles of large images): for a
+    /// U-Net step (width 16, batch 8, 128²) 240 fork-joins instead of 1,800, and its critical path on two idle cores
+    /// (summed per-thread CPU time of the longest chunks) 404 ms instead of 473. Decided from the batch size only,
+    /// so results never depend on the thread count; a batch of two or more images is assumed to cover the cores.
     private var imageParallel: Bool { batch > 1 }
 
     /// Output positions per im2col pass for `images` images at a time: all of them when their columns fit
@@ -234,21 +244,60 @@ struct ConvMapping {
         return images >= 1 ? total : Swift.min(total, Swift.max(ConvScratch.minimumTileColumns, budget / Swift.max(1, rows)))
     }
 
-    /// Calls `body(n, l0, l1, cols)` for every image n and tile of its output positions, images spread over the
-    /// threads, each thread with its own column buffer ([C·K, l1−l0]). `body` must use serial kernels.
-    private func forEachImageInParallel(_ body: (Int, Int, Int, UnsafeMutablePointer<Float>) -> Void) {
+    /// Images whose columns go side by side into one GEMM in the image-parallel path. A GEMM per image of a deep
+    /// U-Net level (16 positions against a 2,304-wide weight) spends most of its time packing the weight, once per
+    /// image: the forward GEMM of 256 channels at 4² ran at 36 GFLOP/s per image and 92–96 with four images per
+    /// GEMM (one thread).
+    /// Groups reach `groupColumns` positions and fit the column budget, and their number is even, so that two
+    /// threads get equal shares.
+    private var imagesPerGroup: Int {
+        let rows = geo.channels * geo.kernelVolume, L = geo.outVolume
+        guard L < ConvMapping.groupColumns else { return 1 }
+        let byBudget = Swift.max(1, ConvScratch.columnBudget) / Swift.max(1, rows * L)
+        var size = Swift.max(1, Swift.min(ConvMapping.groupColumns / L, byBudget, (batch + 1) / 2))
+        while size > 1 && ((batch + size - 1) / size) % 2 != 0 { size -= 1 }
+        return size
+    }
+    static let groupColumns = 256
+
+    /// Calls `body(n0, nb, l0, l1, cols, ld)` for the batch in work items spread over the threads: groups of `nb`
+    /// small images, whose columns lie side by side ([C·K, ld], image j at column j·(l1−l0)), or single images in
+    /// tiles of output positions ([C·K, ld]). Each thread has its own column buffer; `body` must use serial kernels.
+    private func forEachImageInParallel(_ body: (Int, Int, Int, Int, UnsafeMutablePointer<Float>, Int) -> Void) {
         let rows = geo.channels * geo.kernelVolume, total = geo.outVolume
+        let perGroup = imagesPerGroup
+        if perGroup > 1 {
+            parallelItems((batch + perGroup - 1) / perGroup) { gi in
+                let n0 = gi * perGroup, nb = Swift.min(perGroup, batch - n0)
+                let ld = ConvGeometry.columnStride(nb * total)
+                let buf = ConvScratch.borrow(rows * ld)
+                defer { ConvScratch.giveBack(buf) }
+                body(n0, nb, 0, total, buf.ptr, ld)
+            }
+            return
+        }
         let tile = tileColumns(images: Swift.min(1, Swift.max(1, ConvScratch.columnBudget) / Swift.max(1, rows * total)))
-        parallelFor(batch, minChunk: 1) { range in
-            let buf = ConvScratch.borrow(rows * tile)
+        parallelItems(batch) { n in
+            let buf = ConvScratch.borrow(rows * (tile + ConvGeometry.columnPad))
             defer { ConvScratch.giveBack(buf) }
-            for n in range {
-                var l0 = 0
-                while l0 < total {
-                    let l1 = Swift.min(total, l0 + tile)
-                    body(n, l0, l1, buf.ptr)
-                    l0 = l1
-                }
+            var l0 = 0
+            while l0 < total {
+                let l1 = Swift.min(total, l0 + tile)
+                body(n, 1, l0, l1, buf.ptr, ConvGeometry.columnStride(l1 - l0))
+                l0 = l1
+            }
+        }
+    }
+
+    /// Copies between the [outer, nb·lt] result of a grouped GEMM (`grouped`) and positions l0..<l0+lt of images
+    /// n0..<n0+nb of a [N, outer, L] tensor (`tensor`), in the direction `toTensor`.
+    private func regroup(_ grouped: UnsafeMutablePointer<Float>, _ tensor: UnsafeMutablePointer<Float>, n0: Int, nb: Int,
+                         l0: Int, lt: Int, toTensor: Bool) {
+        let L = geo.outVolume, width = nb * lt
+        for j in 0..<nb {
+            for o in 0..<outer {
+                let g = grouped + o * width + j * lt, t = tensor + ((n0 + j) * outer + o) * L + l0
+                if toTensor { t.update(from: g, count: lt) } else { g.update(from: t, count: lt) }
             }
         }
     }
@@ -261,7 +310,7 @@ struct ConvMapping {
         let budget = Swift.max(1, ConvScratch.columnBudget)
         let images = Swift.min(batch, budget / Swift.max(1, rows * total))
         let tile = tileColumns(images: images)
-        let buf = ConvScratch.borrow(rows * tile * Swift.max(images, 1))
+        let buf = ConvScratch.borrow(rows * (tile + ConvGeometry.columnPad) * Swift.max(images, 1))
         defer { ConvScratch.giveBack(buf) }
         var n0 = 0
         while n0 < batch {
@@ -290,22 +339,32 @@ struct ConvMapping {
             return
         }
         if imageParallel {
-            forEachImageInParallel { n, l0, l1, cols in
-                let lt = l1 - l0, yn = y + n * outer * L
-                geo.im2col(image + n * c * iv, images: 1, l0, l1, cols, serial: true)
-                for g in 0..<groups {
-                    sgemmSerial(false, false, og, lt, rg, 1, weight + g * og * rg, rg, cols + g * rg * lt, lt, 0, yn + g * og * L + l0, L)
+            forEachImageInParallel { n0, nb, l0, l1, cols, ld in
+                let lt = l1 - l0, width = nb * lt
+                for j in 0..<nb { geo.im2col(image + (n0 + j) * c * iv, images: 1, l0, l1, cols + j * lt, ld: ld, serial: true) }
+                if nb == 1 {
+                    let yn = y + n0 * outer * L
+                    for g in 0..<groups {
+                        sgemmSerial(false, false, og, lt, rg, 1, weight + g * og * rg, rg, cols + g * rg * ld, ld, 0, yn + g * og * L + l0, L)
+                    }
+                    return
                 }
+                let out = ConvScratch.borrow(outer * width)
+                defer { ConvScratch.giveBack(out) }
+                for g in 0..<groups {
+                    sgemmSerial(false, false, og, width, rg, 1, weight + g * og * rg, rg, cols + g * rg * ld, ld, 0, out.ptr + g * og * width, width)
+                }
+                regroup(out.ptr, y, n0: n0, nb: nb, l0: l0, lt: lt, toTensor: true)
             }
             return
         }
         forEachChunk { n0, nb, l0, l1, cols in
-            let lt = l1 - l0
+            let lt = l1 - l0, ld = ConvGeometry.columnStride(lt)
             geo.im2col(image + n0 * c * iv, images: nb, l0, l1, cols)
             for b in 0..<nb {
-                let cb = cols + b * c * geo.kernelVolume * lt, yn = y + (n0 + b) * outer * L
+                let cb = cols + b * c * geo.kernelVolume * ld, yn = y + (n0 + b) * outer * L
                 for g in 0..<groups {
-                    sgemm(false, false, og, lt, rg, 1, weight + g * og * rg, rg, cb + g * rg * lt, lt, 0, yn + g * og * L + l0, L)
+                    sgemm(false, false, og, lt, rg, 1, weight + g * og * rg, rg, cb + g * rg * ld, ld, 0, yn + g * og * L + l0, L)
                 }
             }
         }
@@ -324,23 +383,35 @@ struct ConvMapping {
             }
             return
         }
-        image.update(repeating: 0, count: batch * c * iv)
         if imageParallel {
-            forEachImageInParallel { n, l0, l1, cols in
-                let lt = l1 - l0, yn = y + n * outer * L
-                for g in 0..<groups {
-                    sgemmSerial(true, false, rg, lt, og, 1, weight + g * og * rg, rg, yn + g * og * L + l0, L, 0, cols + g * rg * lt, lt)
+            forEachImageInParallel { n0, nb, l0, l1, cols, ld in
+                let lt = l1 - l0, width = nb * lt
+                // Zeroed on the thread that sums into it.
+                if l0 == 0 { (image + n0 * c * iv).update(repeating: 0, count: nb * c * iv) }
+                if nb == 1 {
+                    let yn = y + n0 * outer * L
+                    for g in 0..<groups {
+                        sgemmSerial(true, false, rg, lt, og, 1, weight + g * og * rg, rg, yn + g * og * L + l0, L, 0, cols + g * rg * ld, ld)
+                    }
+                } else {
+                    let dy = ConvScratch.borrow(outer * width)
+                    defer { ConvScratch.giveBack(dy) }
+                    regroup(dy.ptr, UnsafeMutablePointer(mutating: y), n0: n0, nb: nb, l0: l0, lt: lt, toTensor: false)
+                    for g in 0..<groups {
+                        sgemmSerial(true, false, rg, width, og, 1, weight + g * og * rg, rg, dy.ptr + g * og * width, width, 0, cols + g * rg * ld, ld)
+                    }
                 }
-                geo.col2im(cols, images: 1, l0, l1, image + n * c * iv, serial: true)
+                for j in 0..<nb { geo.col2im(cols + j * lt, images: 1, l0, l1, image + (n0 + j) * c * iv, ld: ld, serial: true) }
             }
             return
         }
+        image.update(repeating: 0, count: batch * c * iv)
         forEachChunk { n0, nb, l0, l1, cols in
-            let lt = l1 - l0
+            let lt = l1 - l0, ld = ConvGeometry.columnStride(lt)
             for b in 0..<nb {
-                let cb = cols + b * c * geo.kernelVolume * lt, yn = y + (n0 + b) * outer * L
+                let cb = cols + b * c * geo.kernelVolume * ld, yn = y + (n0 + b) * outer * L
                 for g in 0..<groups {
-                    sgemm(true, false, rg, lt, og, 1, weight + g * og * rg, rg, yn + g * og * L + l0, L, 0, cb + g * rg * lt, lt)
+                    sgemm(true, false, rg, lt, og, 1, weight + g * og * rg, rg, yn + g * og * L + l0, L, 0, cb + g * rg * ld, ld)
                 }
             }
             geo.col2im(cols, images: nb, l0, l1, image + n0 * c * iv)
@@ -366,49 +437,64 @@ struct ConvMapping {
             return
         }
         forEachChunk { n0, nb, l0, l1, cols in
-            let lt = l1 - l0
+            let lt = l1 - l0, ld = ConvGeometry.columnStride(lt)
             geo.im2col(image + n0 * c * iv, images: nb, l0, l1, cols)
             for b in 0..<nb {
-                let cb = cols + b * c * geo.kernelVolume * lt, yn = y + (n0 + b) * outer * L
+                let cb = cols + b * c * geo.kernelVolume * ld, yn = y + (n0 + b) * outer * L
                 for g in 0..<groups {
-                    sgemm(false, true, og, rg, lt, 1, yn + g * og * L + l0, L, cb + g * rg * lt, lt, 1, dW + g * og * rg, rg)
+                    sgemm(false, true, og, rg, lt, 1, yn + g * og * L + l0, L, cb + g * rg * ld, ld, 1, dW + g * og * rg, rg)
                 }
             }
         }
     }
 
-    /// dW for the image-parallel case: the batch is cut into at most `weightGradientParts` fixed runs of images,
-    /// each summed into its own partial dW on some thread, and the partials are added in order. The cut depends on
-    /// the batch size only, so the sum's rounding does not depend on the thread count.
+    /// dW for the image-parallel case: the batch is cut into fixed runs of images (the groups of `imagesPerGroup`,
+    /// or at most `weightGradientParts` runs), each summed into its own partial dW on some thread, and the partials
+    /// are added in order. The cut depends on the shapes only, so the sum's rounding does not depend on the thread
+    /// count.
     private func weightGradientByImageGroups(image: UnsafePointer<Float>, y: UnsafePointer<Float>,
                                              into dW: UnsafeMutablePointer<Float>) {
         let L = geo.outVolume, iv = geo.imageVolume, c = geo.channels
         let og = outerPerGroup, rg = rowsPerGroup, size = outer * rg
-        let perPart = (batch + ConvMapping.weightGradientParts - 1) / ConvMapping.weightGradientParts
+        let grouped = imagesPerGroup
+        let perPart = grouped > 1 ? grouped : (batch + ConvMapping.weightGradientParts - 1) / ConvMapping.weightGradientParts
         let parts = (batch + perPart - 1) / perPart
         let rows = c * geo.kernelVolume, total = geo.outVolume
         let tile = tileColumns(images: Swift.min(1, Swift.max(1, ConvScratch.columnBudget) / Swift.max(1, rows * total)))
         let partial = ConvScratch.borrow(parts * size)
         defer { ConvScratch.giveBack(partial) }
-        parallelFor(parts, minChunk: 1) { range in
-            let buf = ConvScratch.borrow(rows * tile)
+        parallelItems(parts) { p in
+            let acc = partial.ptr + p * size
+            let n0 = p * perPart, nb = Swift.min(perPart, batch - n0)
+            if grouped > 1 {
+                // The part's images side by side: one GEMM over all their positions.
+                let width = nb * L, ld = ConvGeometry.columnStride(width)
+                let cols = ConvScratch.borrow(rows * ld), dy = ConvScratch.borrow(outer * width)
+                defer { ConvScratch.giveBack(cols); ConvScratch.giveBack(dy) }
+                for j in 0..<nb { geo.im2col(image + (n0 + j) * c * iv, images: 1, 0, L, cols.ptr + j * L, ld: ld, serial: true) }
+                regroup(dy.ptr, UnsafeMutablePointer(mutating: y), n0: n0, nb: nb, l0: 0, lt: L, toTensor: false)
+                for g in 0..<groups {
+                    sgemmSerial(false, true, og, rg, width, 1, dy.ptr + g * og * width, width, cols.ptr + g * rg * ld, ld,
+                                0, acc + g * og * rg, rg)
+                }
+                return
+            }
+            let buf = ConvScratch.borrow(rows * (tile + ConvGeometry.columnPad))
             defer { ConvScratch.giveBack(buf) }
             let cols = buf.ptr
-            for p in range {
-                let acc = partial.ptr + p * size
-                var beta: Float = 0
-                for n in (p * perPart)..<Swift.min(batch, (p + 1) * perPart) {
-                    var l0 = 0
-                    while l0 < total {
-                        let l1 = Swift.min(total, l0 + tile), lt = l1 - l0, yn = y + n * outer * L
-                        geo.im2col(image + n * c * iv, images: 1, l0, l1, cols, serial: true)
-                        for g in 0..<groups {
-                            sgemmSerial(false, true, og, rg, lt, 1, yn + g * og * L + l0, L, cols + g * rg * lt, lt,
-                                        beta, acc + g * og * rg, rg)
-                        }
-                        beta = 1
-                        l0 = l1
+            var beta: Float = 0
+            for n in n0..<(n0 + nb) {
+                var l0 = 0
+                while l0 < total {
+                    let l1 = Swift.min(total, l0 + tile), lt = l1 - l0, ld = ConvGeometry.columnStride(lt)
+                    let yn = y + n * outer * L
+                    geo.im2col(image + n * c * iv, images: 1, l0, l1, cols, serial: true)
+                    for g in 0..<groups {
+                        sgemmSerial(false, true, og, rg, lt, 1, yn + g * og * L + l0, L, cols + g * rg * ld, ld,
+                                    beta, acc + g * og * rg, rg)
                     }
+                    beta = 1
+                    l0 = l1
                 }
             }
         }

@@ -6,9 +6,11 @@ extension Tensor {
     public static func + (a: Tensor, b: Tensor) -> Tensor {
         let out = binaryForward(a, b, +)
         return record(out, "add", [a, b]) { g in
-            // g is this node's own gradient, dropped after this closure: one parent may keep it, the other copies.
-            a.accumulateGrad(unbroadcast(g, to: a.shape))
-            b.takeGradient(unbroadcast(g, to: b.shape))
+            // g is this node's own gradient, dropped after this closure: one parent may keep it; a broadcast parent
+            // gets a fresh sum instead (a bias), so only two full-size parents cost a copy.
+            let ga = unbroadcast(g, to: a.shape), gb = unbroadcast(g, to: b.shape)
+            if ga === gb { a.accumulateGrad(ga) } else { a.takeGradient(ga) }
+            b.takeGradient(gb)
         }
     }
     public static func - (a: Tensor, b: Tensor) -> Tensor {

@@ -45,17 +45,15 @@ public func sgemm(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, 
     let byRows = m >= n
     let side = byRows ? m : n
     let step = (side + blocks - 1) / blocks
-    parallelFor(blocks, minChunk: 1) { range in
-        for blk in range {
-            let lo = blk * step, len = Swift.min(side, lo + step) - lo
-            guard len > 0 else { continue }
-            if byRows {
-                sgemmSerial(transA, transB, len, n, k, alpha, transA ? a + lo : a + lo * lda, lda, b, ldb,
-                            beta, c + lo * ldc, ldc)
-            } else {
-                sgemmSerial(transA, transB, m, len, k, alpha, a, lda, transB ? b + lo * ldb : b + lo, ldb,
-                            beta, c + lo, ldc)
-            }
+    parallelItems(blocks) { blk in
+        let lo = blk * step, len = Swift.min(side, lo + step) - lo
+        guard len > 0 else { return }
+        if byRows {
+            sgemmSerial(transA, transB, len, n, k, alpha, transA ? a + lo : a + lo * lda, lda, b, ldb,
+                        beta, c + lo * ldc, ldc)
+        } else {
+            sgemmSerial(transA, transB, m, len, k, alpha, a, lda, transB ? b + lo * ldb : b + lo, ldb,
+                        beta, c + lo, ldc)
         }
     }
 }
@@ -68,15 +66,13 @@ private func sgemmSplitDepth(_ blocks: Int, _ transA: Bool, _ transB: Bool, _ m:
     let step = (k + blocks - 1) / blocks, size = m * n
     let partial = UnsafeMutablePointer<Float>.allocate(capacity: (blocks - 1) * size)
     defer { partial.deallocate() }
-    parallelFor(blocks, minChunk: 1) { range in
-        for blk in range {
-            let lo = blk * step, len = Swift.min(k, lo + step) - lo
-            let ak = transA ? a + lo * lda : a + lo, bk = transB ? b + lo : b + lo * ldb
-            if blk == 0 {
-                sgemmSerial(transA, transB, m, n, len, alpha, ak, lda, bk, ldb, beta, c, ldc)
-            } else {
-                sgemmSerial(transA, transB, m, n, len, alpha, ak, lda, bk, ldb, 0, partial + (blk - 1) * size, n)
-            }
+    parallelItems(blocks) { blk in
+        let lo = blk * step, len = Swift.min(k, lo + step) - lo
+        let ak = transA ? a + lo * lda : a + lo, bk = transB ? b + lo : b + lo * ldb
+        if blk == 0 {
+            sgemmSerial(transA, transB, m, n, len, alpha, ak, lda, bk, ldb, beta, c, ldc)
+        } else {
+            sgemmSerial(transA, transB, m, n, len, alpha, ak, lda, bk, ldb, 0, partial + (blk - 1) * size, n)
         }
     }
     parallelFor(m, minChunk: Swift.max(1, 16384 / Swift.max(n, 1))) { rows in
@@ -139,9 +135,10 @@ extension Tensor {
             let sa = broadcastStrides(ba, batch), sb = broadcastStrides(bb, batch)
             let bst = strides(for: batch)
             let pa = a.ptr, pb = b.ptr, po = out.ptr
-            // One serial GEMM per batch entry, the entries spread over the threads (attention heads are small).
-            parallelFor(nb, minChunk: Swift.max(1, GEMMSplit.minimumWork / Swift.max(1, m * n * k))) { range in
-                for i in range {
+            // One serial GEMM per batch entry, runs of entries spread over the threads (attention heads are small).
+            let run = Swift.max(1, GEMMSplit.minimumWork / Swift.max(1, m * n * k))
+            parallelItems((nb + run - 1) / run) { part in
+                for i in (part * run)..<Swift.min(nb, (part + 1) * run) {
                     var oa = 0, ob = 0, rem = i
                     for d in 0..<batch.count { let idx = rem / bst[d]; rem %= bst[d]; oa += idx * sa[d]; ob += idx * sb[d] }
                     sgemmSerial(transA, transB, m, n, k, 1, pa + oa * m * k, lda, pb + ob * k * n, ldb, 0, po + i * m * n, n)

@@ -23,6 +23,29 @@ public func parallelFor(_ n: Int, minChunk: Int = 4096, _ body: (Range<Int>) -> 
     }
 }
 
+/// Runs `body(i)` for every i in 0..<n on up to `Threads.count` threads, each thread taking the next index not yet
+/// taken. For a few large, independent items (images, GEMM blocks): with a fixed split, a thread that another
+/// process holds up on a shared machine makes the others wait at the join; here they take its items instead.
+public func parallelItems(_ n: Int, _ body: (Int) -> Void) {
+    let threads = min(Threads.count, n)
+    if threads <= 1 {
+        for i in 0..<n { body(i) }
+        return
+    }
+    var next = 0
+    let lock = NSLock()
+    DispatchQueue.concurrentPerform(iterations: threads) { _ in
+        while true {
+            lock.lock()
+            let i = next
+            next += 1
+            lock.unlock()
+            if i >= n { return }
+            body(i)
+        }
+    }
+}
+
 /// Vectorisable loops shared by ops and optimisers.
 public enum Kernels {
     @inline(__always) public static func addInPlace(_ a: UnsafeMutablePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) {

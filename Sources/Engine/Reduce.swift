@@ -15,13 +15,17 @@ extension Tensor {
         if inner == 1 {
             parallelFor(outer, minChunk: Swift.max(1, 8192 / Swift.max(n, 1))) { r in for o in r { po[o] = Kernels.sum(pi + o * n, n) } }
         } else {
-            parallelFor(outer * inner, minChunk: Swift.max(1, 8192 / Swift.max(n, 1))) { r in
-                for oi in r {
-                    let o = oi / inner, i = oi % inner
-                    var s: Float = 0
-                    let base = pi + o * n * inner + i
-                    for k in 0..<n { s += base[k * inner] }
-                    po[oi] = s
+            // Whole rows added in order of k: the same sum per output as walking each column, but unit-stride and
+            // vectorised (a bias gradient sums 2,048 rows of 768).
+            let block = 256, blocks = (inner + block - 1) / block
+            parallelFor(outer * blocks, minChunk: Swift.max(1, 8192 / Swift.max(n * block, 1))) { r in
+                for ob in r {
+                    let o = ob / blocks, i0 = (ob % blocks) * block, w = Swift.min(block, inner - i0)
+                    let dst = po + o * inner + i0, src = pi + o * n * inner + i0
+                    for k in 0..<n {
+                        let row = src + k * inner
+                        for i in 0..<w { dst[i] += row[i] }
+                    }
                 }
             }
         }

@@ -2,6 +2,10 @@ import Foundation
 
 // Layout primitives. `reshaped` shares storage; everything else copies into a fresh contiguous tensor.
 
+/// Floats a thread copies at least before slices and concatenations are split across threads (the U-Net's skip
+/// concatenations are megabytes, copied once forward and once back).
+private let copyChunk = 1 << 16
+
 extension Tensor {
     public func reshaped(_ newShape: [Int]) -> Tensor {
         var s = newShape
@@ -69,7 +73,9 @@ extension Tensor {
         var os = shape; os[ax] = m
         let out = Tensor.empty(os)
         let pi = ptr, po = out.ptr
-        for o in 0..<outer { (po + o * m * inner).update(from: pi + (o * n + start) * inner, count: m * inner) }
+        parallelFor(outer, minChunk: Swift.max(1, copyChunk / Swift.max(1, m * inner))) { r in
+            for o in r { (po + o * m * inner).update(from: pi + (o * n + start) * inner, count: m * inner) }
+        }
         let inShape = shape
         return Tensor.record(out, "slice", [self]) { [unowned self] g in
             let gi = Tensor(zeros: inShape)
@@ -86,11 +92,16 @@ extension Tensor {
         for t in ts { var s = t.shape; s[ax] = os[ax]; precondition(s == os, "concat: shapes \(ts.map { $0.shape }) differ off axis \(ax)") }
         let outer = os[..<ax].reduce(1, *), inner = os[(ax + 1)...].reduce(1, *)
         let out = Tensor.empty(os)
-        var offset = 0
-        for t in ts {
-            let m = t.shape[ax]
-            for o in 0..<outer { (out.ptr + (o * os[ax] + offset) * inner).update(from: t.ptr + o * m * inner, count: m * inner) }
-            offset += m
+        let po = out.ptr, total = os[ax]
+        let parts = ts.map { $0.ptr }
+        parallelFor(outer, minChunk: Swift.max(1, copyChunk / Swift.max(1, total * inner))) { r in
+            for o in r {
+                var offset = 0
+                for (p, m) in zip(parts, sizes) {
+                    (po + (o * total + offset) * inner).update(from: p + o * m * inner, count: m * inner)
+                    offset += m
+                }
+            }
         }
         return record(out, "concat", ts) { g in
             var off = 0

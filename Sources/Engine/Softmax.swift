@@ -11,8 +11,7 @@ extension Tensor {
         parallelFor(rows, minChunk: Swift.max(1, 4096 / n)) { r in
             for row in r {
                 let x = pi + row * n, y = po + row * n
-                var m = -Float.infinity
-                for j in 0..<n { m = Swift.max(m, x[j]) }
+                let m = rowMax(x, n)
                 if m == -.infinity { for j in 0..<n { y[j] = 0 }; continue }   // fully masked row
                 // Exponentials and their sum in separate loops: the first vectorises, a running sum would not.
                 FastMath.blocks(0..<n) { j, k in FastMath.store(FastMath.expNonPositive(FastMath.load(x + j, k) - m), y + j, k) }
@@ -28,8 +27,7 @@ extension Tensor {
             parallelFor(rows, minChunk: Swift.max(1, 4096 / n)) { r in
                 for row in r {
                     let o = row * n
-                    var dot: Float = 0
-                    for j in 0..<n { dot += pg[o + j] * py[o + j] }
+                    let dot = rowDot(pg + o, py + o, n)
                     for j in 0..<n { pd[o + j] = py[o + j] * (pg[o + j] - dot) }
                 }
             }
@@ -76,4 +74,34 @@ extension Tensor {
         var p = Array(0..<rank); p.swapAt(ax, rank - 1)
         return permuted(p).softmax().permuted(p)
     }
+}
+
+// Row reductions in 16 lanes: a running max or sum is one dependent operation per element, several times slower
+// on attention rows. The max ignores NaN as `Swift.max(m, x)` does.
+@inline(__always) private func rowMax(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
+    typealias Lanes = SIMD16<Float>
+    var lanes = Lanes(repeating: -.infinity)
+    var j = 0
+    while j + 16 <= n {
+        let v = UnsafeRawPointer(x + j).loadUnaligned(as: Lanes.self)
+        lanes.replace(with: v, where: v .> lanes)
+        j += 16
+    }
+    var m = -Float.infinity
+    for i in 0..<16 { m = Swift.max(m, lanes[i]) }
+    while j < n { m = Swift.max(m, x[j]); j += 1 }
+    return m
+}
+
+@inline(__always) private func rowDot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
+    typealias Lanes = SIMD16<Float>
+    var lanes = Lanes(repeating: 0)
+    var j = 0
+    while j + 16 <= n {
+        lanes += UnsafeRawPointer(a + j).loadUnaligned(as: Lanes.self) * UnsafeRawPointer(b + j).loadUnaligned(as: Lanes.self)
+        j += 16
+    }
+    var s = lanes.sum()
+    while j < n { s += a[j] * b[j]; j += 1 }
+    return s
 }

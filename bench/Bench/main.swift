@@ -10,15 +10,18 @@
 // JSON (`--json`): a list of objects {case, engine_ms, torch_ms, ratio}, ratio = engine/torch, torch_ms and ratio
 // null without torch. Extra keys:
 //   threads  threads both sides used (the engine's Threads.count, torch.set_num_threads)
-//   load1    1-minute load average when the case started (the machine is shared; read the times against it)
+//   load1    1-minute load average when the case started (the machine is shared; read the times against it).
+//            It counts this benchmark's own threads too: about 1.5–2 on an otherwise idle two-core machine.
+//   clock    "wall", or "cpu" for a --cpu run (process CPU time on both sides)
 //   gflops   kernel rows only: achieved GFLOP/s
 //   vs_sgemm kernel rows only: gflops as a fraction of the 1024³ cblas rate
 // Kernel rows: sgemm_cblas_* call cblas_sgemm directly on OpenBLAS's own threads (as many as the engine's);
 // sgemm_engine_* go through the engine's `sgemm`, which runs OpenBLAS serially and splits large products over
 // its own threads; conv2d_* time the engine's convolution, forward (no graph) or backward (dx and dW).
 //
-// `--cpu` times this process's CPU time instead of wall time: with REPRO_THREADS=1 OPENBLAS_NUM_THREADS=1 that is
-// a load-independent measure for comparing kernel changes on a busy machine (torch is then skipped).
+// `--cpu` times process CPU time instead of wall time, on both sides (torch_bench.py --cpu). With one thread
+// (REPRO_THREADS=1) it measures the work a step takes whatever the machine's load, for comparing kernel changes
+// and the two engines on a busy machine; with more threads it also counts time lost waiting.
 import Foundation
 import COpenBLAS
 import Engine
@@ -30,7 +33,7 @@ struct Options {
     var json: String?
     var torch: String?
     var warmup = 2
-    var iters = 5
+    var iters = 7
     var only: String?
     var kernels = true
     var cpu = false
@@ -220,7 +223,7 @@ func torchTime(python: String, name: String, options: Options) -> Double? {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: python)
     p.arguments = [torchScript(), "--threads", String(Threads.count), "--warmup", String(options.warmup),
-                   "--iters", String(options.iters), "--only", name]
+                   "--iters", String(options.iters), "--only", name] + (options.cpu ? ["--cpu"] : [])
     let out = Pipe()
     p.standardOutput = out
     do { try p.run() } catch {
@@ -254,7 +257,8 @@ func sgemmRow(_ name: String, m: Int, n: Int, k: Int, calls: Int, cblas: Bool, o
     let saved = openblas_get_num_threads()
     if cblas { openblas_set_num_threads(Int32(Threads.count)) }
     defer { openblas_set_num_threads(saved) }
-    let ms = timeMedian(warmup: 2, iters: Swift.max(options.iters, 5)) {
+    // OpenBLAS's own threads sleep between the engine's serial calls and take a few calls to wake.
+    let ms = timeMedian(warmup: cblas ? 6 : 2, iters: Swift.max(options.iters, 5)) {
         for _ in 0..<calls {
             if cblas {
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(n), Int32(k), 1, a.ptr, Int32(k),
@@ -302,7 +306,8 @@ cpuClock = options.cpu
 if let only = options.only, only != "kernels", !cases.contains(where: { $0.name == only }) {
     fail("unknown case \(only); cases: \(cases.map { $0.name }.joined(separator: ", ")), kernels")
 }
-print("threads \(Threads.count), warm-up \(options.warmup), timed steps \(options.iters), load \(fmt(loadAverage(), 2))")
+print("threads \(Threads.count), warm-up \(options.warmup), timed steps \(options.iters), load \(fmt(loadAverage(), 2))"
+      + (options.cpu ? ", CPU time" : ""))
 var rows: [[String: Any]] = []
 
 print("\(pad("case", 26)) \(pad("engine ms", 10)) \(pad("torch ms", 10)) ratio   load")
@@ -310,12 +315,11 @@ for c in cases where options.only == nil || options.only == c.name {
     let load = loadAverage()
     let step = c.make()
     let engine = timeMedian(warmup: options.warmup, iters: options.iters, step)
-    // Torch reports wall time only, so a CPU-time run has nothing to compare against.
-    let torch = options.cpu ? nil : options.torch.flatMap { torchTime(python: $0, name: c.name, options: options) }
+    let torch = options.torch.flatMap { torchTime(python: $0, name: c.name, options: options) }
     let ratio = torch.map { engine / $0 }
     print("\(pad(c.name, 26)) \(pad(fmt(engine), 10)) \(pad(fmt(torch), 10)) \(pad(fmt(ratio, 2), 7)) \(fmt(load, 2))")
     rows.append(["case": c.name, "engine_ms": engine, "torch_ms": torch as Any? ?? NSNull(), "ratio": ratio as Any? ?? NSNull(),
-                 "threads": Threads.count, "load1": load as Any? ?? NSNull()])
+                 "threads": Threads.count, "load1": load as Any? ?? NSNull(), "clock": options.cpu ? "cpu" : "wall"])
 }
 
 if options.kernels && (options.only == nil || options.only == "kernels") {
@@ -333,7 +337,8 @@ if options.kernels && (options.only == nil || options.only == "kernels") {
     for k in kernels {
         print("\(pad(k.name, 46)) \(pad(fmt(k.ms, 2), 8)) \(pad(fmt(k.gflops), 8)) \(fmt(k.gflops / peak, 2))")
         rows.append(["case": k.name, "engine_ms": k.ms, "torch_ms": NSNull(), "ratio": NSNull(), "gflops": k.gflops,
-                     "vs_sgemm": k.gflops / peak, "threads": Threads.count, "load1": load as Any? ?? NSNull()])
+                     "vs_sgemm": k.gflops / peak, "threads": Threads.count, "load1": load as Any? ?? NSNull(),
+                     "clock": options.cpu ? "cpu" : "wall"])
     }
 }
 
