@@ -4,7 +4,7 @@ import Foundation
 
 extension Tensor {
     public static func + (a: Tensor, b: Tensor) -> Tensor {
-        let out = binaryForward(a, b, +)
+        let out = binaryForward(a, b, AddFunction())
         return record(out, "add", [a, b]) { g in
             // g is this node's own gradient, dropped after this closure: one parent may keep it; a broadcast parent
             // gets a fresh sum instead (a bias), so only two full-size parents cost a copy.
@@ -14,21 +14,21 @@ extension Tensor {
         }
     }
     public static func - (a: Tensor, b: Tensor) -> Tensor {
-        let out = binaryForward(a, b, -)
+        let out = binaryForward(a, b, SubFunction())
         return record(out, "sub", [a, b]) { g in
             if b.requiresGrad { b.takeGradient(unbroadcast(-g, to: b.shape)) }
             a.takeGradient(unbroadcast(g, to: a.shape))
         }
     }
     public static func * (a: Tensor, b: Tensor) -> Tensor {
-        let out = binaryForward(a, b, *)
+        let out = binaryForward(a, b, MulFunction())
         return record(out, "mul", [a, b]) { g in
             if a.requiresGrad { a.takeGradient(unbroadcast(g * b, to: a.shape)) }
             if b.requiresGrad { b.takeGradient(unbroadcast(g * a, to: b.shape)) }
         }
     }
     public static func / (a: Tensor, b: Tensor) -> Tensor {
-        let out = binaryForward(a, b, /)
+        let out = binaryForward(a, b, DivFunction())
         let y = out.data  // the output's values without a reference cycle through its own closure
         return record(out, "div", [a, b]) { g in
             if a.requiresGrad { a.takeGradient(unbroadcast(g / b, to: a.shape)) }

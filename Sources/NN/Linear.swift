@@ -13,8 +13,6 @@ public final class Linear: Layer {
     }
 
     public override func forward(_ x: Tensor) -> Tensor {
-        let y = Tensor.matmul(x.rank == 1 ? x.reshaped([1, -1]) : x, weight, transB: true)
-        let out = bias.map { y + $0 } ?? y
-        return x.rank == 1 ? out.reshaped([-1]) : out
+        Tensor.linear(x, weight, bias)
     }
 }
