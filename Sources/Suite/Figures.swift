@@ -82,8 +82,9 @@ public enum FigureMain {
         for name in t.only where !spec.methods.contains(where: { $0.row.id == name }) {
             throw RunError("--only \(name): \(spec.target) shows no such method; it shows \(spec.methods.map(\.row.id).joined(separator: ", "))")
         }
-        let paths = try ProjectPaths.locate()
-        let dbURL = URL(fileURLWithPath: t.db, relativeTo: paths.root).standardizedFileURL
+        let project = try ProjectPaths.locate()
+        let dbURL = URL(fileURLWithPath: t.db, relativeTo: project.root).standardizedFileURL
+        let paths = project.rendering(store: dbURL)
         guard FileManager.default.fileExists(atPath: dbURL.path) else {
             throw RunError("no result store at \(dbURL.path). `\(FigureSession.command(spec, t, scale))` trains Table 1 and creates it.")
         }

@@ -6,17 +6,26 @@ import Foundation
 /// suite never reaches outside the repository at run time.
 public struct ProjectPaths: Equatable, Sendable {
     public let root: URL
+    /// Where pages and figures are written: the folder of the store they are rendered from (`rendering(store:)`),
+    /// Reports/ by default. A store elsewhere (a test's, a user's scratch run) then never overwrites the committed
+    /// pages of Reports/.
+    public let reports: URL
 
-    public init(root: URL) {
+    public init(root: URL, reports: URL? = nil) {
         self.root = root.standardizedFileURL
+        self.reports = (reports ?? root.appendingPathComponent("Reports", isDirectory: true)).standardizedFileURL
+    }
+
+    /// The same project, with pages and figures written beside the store at `store`.
+    public func rendering(store: URL) -> ProjectPaths {
+        ProjectPaths(root: root, reports: store.standardizedFileURL.deletingLastPathComponent())
     }
 
     public var papers: URL { root.appendingPathComponent("Papers", isDirectory: true) }
-    public var reports: URL { root.appendingPathComponent("Reports", isDirectory: true) }
     public var figures: URL { reports.appendingPathComponent("figures", isDirectory: true) }
     public var publishedValues: URL { papers.appendingPathComponent("published-values.csv") }
     public var claims: URL { papers.appendingPathComponent("claims.md") }
-    public var defaultDatabase: URL { reports.appendingPathComponent("results.sqlite") }
+    public var defaultDatabase: URL { root.appendingPathComponent("Reports/results.sqlite") }
     public var reportIndex: URL { reports.appendingPathComponent("REPORT.md") }
 
     public func paperDirectory(_ paper: String) -> URL { papers.appendingPathComponent(paper, isDirectory: true) }

@@ -91,9 +91,10 @@ public enum TableMain {
 
     static func execute(_ exp: Experiment, _ o: TableOptions) throws {
         guard let scale = Scale(rawValue: o.scale) else { throw RunError("unknown --scale \(o.scale); use smoke, proxy or paper") }
-        let paths = try ProjectPaths.locate()
+        let project = try ProjectPaths.locate()
         // Relative store paths are taken from the repository root, so a run started in a subfolder uses the same store.
-        let dbURL = URL(fileURLWithPath: o.db, relativeTo: paths.root)
+        let dbURL = URL(fileURLWithPath: o.db, relativeTo: project.root)
+        let paths = project.rendering(store: dbURL)
         let store = try ResultStore.open(dbURL)
         for name in o.only where !exp.methods.contains(where: { $0.row.id == name }) {
             throw RunError("--only \(name): \(exp.spec.target) has no such method; it has \(exp.methods.map(\.row.id).joined(separator: ", "))")

@@ -46,6 +46,15 @@ final class EndToEndTests: XCTestCase {
         XCTAssertTrue(checked.contains("Table1_TMC: 81 of 81 cells within tolerance, 0 outside, 0 not evaluable"), checked)
         XCTAssertTrue(checked.contains("Table2_Ablation: 45 of 45 cells within tolerance, 0 outside, 0 not evaluable"), checked)
         XCTAssertFalse(checked.contains("✗") || checked.contains("– Table"), checked)
+        // Pages are rendered beside the store they come from; the committed Reports/ pages are never touched.
+        let page = try String(contentsOf: dir.appendingPathComponent("Table1_TMC.md"), encoding: .utf8)
+        XCTAssertTrue(page.contains("## Proxy data · scale `smoke`"), page)
+        for committed in ["Table1_TMC.md", "Table2_Ablation.md", "REPORT.md"] {
+            let url = EndToEndTests.root.appendingPathComponent("Reports").appendingPathComponent(committed)
+            if let text = try? String(contentsOf: url, encoding: .utf8) {
+                XCTAssertFalse(text.contains(dir.path), "a test store's page overwrote \(url.path)")
+            }
+        }
 
         // A rerun trains nothing and adds no rows.
         let before = try countRows(db, "SELECT COUNT(*) FROM case_metrics")

@@ -37,6 +37,9 @@ struct Options {
     var only: String?
     var kernels = true
     var cpu = false
+    /// Engine and torch timed alternately this many times per case; the medians of the rounds are reported. On a
+    /// shared machine the load drifts over a minute; alternating gives both sides the same drift.
+    var rounds = 3
 
     init(_ args: [String]) {
         var i = 1
@@ -59,8 +62,9 @@ struct Options {
             case "--only": only = value()
             case "--no-kernels": kernels = false
             case "--cpu": cpu = true
+            case "--rounds": rounds = Swift.max(1, count())
             case "-h", "--help":
-                print("Bench [--json PATH] [--torch PYTHON] [--warmup N] [--iters N] [--only CASE|kernels] [--no-kernels] [--cpu]")
+                print("Bench [--json PATH] [--torch PYTHON] [--warmup N] [--iters N] [--only CASE|kernels] [--no-kernels] [--cpu] [--rounds N]")
                 exit(0)
             default: fail("unknown argument \(args[i])")
             }
@@ -314,12 +318,18 @@ print("\(pad("case", 26)) \(pad("engine ms", 10)) \(pad("torch ms", 10)) ratio  
 for c in cases where options.only == nil || options.only == c.name {
     let load = loadAverage()
     let step = c.make()
-    let engine = timeMedian(warmup: options.warmup, iters: options.iters, step)
-    let torch = options.torch.flatMap { torchTime(python: $0, name: c.name, options: options) }
+    var engineRounds: [Double] = [], torchRounds: [Double] = []
+    for _ in 0..<options.rounds {
+        engineRounds.append(timeMedian(warmup: options.warmup, iters: options.iters, step))
+        if let t = options.torch.flatMap({ torchTime(python: $0, name: c.name, options: options) }) { torchRounds.append(t) }
+    }
+    let engine = median(engineRounds)
+    let torch: Double? = torchRounds.isEmpty ? nil : median(torchRounds)
     let ratio = torch.map { engine / $0 }
     print("\(pad(c.name, 26)) \(pad(fmt(engine), 10)) \(pad(fmt(torch), 10)) \(pad(fmt(ratio, 2), 7)) \(fmt(load, 2))")
     rows.append(["case": c.name, "engine_ms": engine, "torch_ms": torch as Any? ?? NSNull(), "ratio": ratio as Any? ?? NSNull(),
-                 "threads": Threads.count, "load1": load as Any? ?? NSNull(), "clock": options.cpu ? "cpu" : "wall"])
+                 "threads": Threads.count, "rounds": options.rounds,
+                 "engine_rounds_ms": engineRounds, "torch_rounds_ms": torchRounds, "load1": load as Any? ?? NSNull(), "clock": options.cpu ? "cpu" : "wall"])
 }
 
 if options.kernels && (options.only == nil || options.only == "kernels") {
