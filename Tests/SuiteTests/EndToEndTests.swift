@@ -10,13 +10,15 @@ final class EndToEndTests: XCTestCase {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
     @discardableResult
-    func run(_ name: String, _ args: [String], expect status: Int32 = 0, file: StaticString = #filePath, line: UInt = #line) throws -> String {
+    func run(_ name: String, _ args: [String], expect status: Int32 = 0, environment: [String: String] = [:],
+             file: StaticString = #filePath, line: UInt = #line) throws -> String {
         let exe = EndToEndTests.binDir.appendingPathComponent(name)
         guard FileManager.default.fileExists(atPath: exe.path) else { throw XCTSkip("\(name) not built next to the tests") }
         let p = Process()
         p.executableURL = exe
         p.arguments = args
         p.currentDirectoryURL = EndToEndTests.root
+        if !environment.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         let out = Pipe()
         p.standardOutput = out
         p.standardError = out
@@ -83,5 +85,25 @@ final class EndToEndTests: XCTestCase {
         let dice = "SELECT CAST(ROUND(value * 1000000) AS INTEGER) FROM summary WHERE metric = 'Dice'"
         XCTAssertEqual(try countRows(a, dice), try countRows(b, dice))
         XCTAssertEqual(try countRows(b, "SELECT COUNT(*) FROM curves WHERE split = 'val' AND metric = 'Dice'"), 2)
+    }
+
+    /// The same seed gives the same numbers at any thread count: every kernel splits work by shape, never by the
+    /// number of threads, so one and two threads must agree bit for bit, on an image-only and a text-guided model.
+    func testOneAndTwoThreadsTrainToIdenticalCurves() throws {
+        let args = ["--scale", "smoke", "--seeds", "1", "--only", "UNet", "--only", "TMC (ours)", "--dataset", "QaTa-COV19",
+                    "--no-progress"]
+        var curves: [[String]] = []
+        for threads in ["1", "2"] {
+            let db = try makeTemporaryDirectory(self).appendingPathComponent("t\(threads).sqlite")
+            try run("Table1_TMC", args + ["--db", db.path], environment: ["REPRO_THREADS": threads])
+            curves.append(try DatabaseQueue(path: db.path).read { db in
+                try String.fetchAll(db, sql: """
+                    SELECT r.method || ' ' || c.epoch || ' ' || c.split || ' ' || c.metric || ' ' || printf('%.12g', c.value)
+                    FROM curves c JOIN runs r ON r.id = c.run_id ORDER BY r.method, c.epoch, c.split, c.metric
+                    """)
+            })
+        }
+        XCTAssertGreaterThanOrEqual(curves[0].filter { $0.contains(" train loss ") }.count, 4)
+        XCTAssertEqual(curves[0], curves[1])
     }
 }
