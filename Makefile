@@ -33,8 +33,10 @@ apt:
 models:
 	@bash scripts/setup_minilm.sh
 
+# The stamp names the commit the executables were built from in every run they store (CodeVersion.current).
 build:
 	$(SWIFT_BUILD)
+	@git describe --always --dirty > "$(BIN)/code-version" 2>/dev/null || rm -f "$(BIN)/code-version"
 
 # XCTest only; --disable-swift-testing keeps the empty Swift Testing summary out of the closing lines.
 test: build

@@ -311,7 +311,7 @@ public final class ResultStore: @unchecked Sendable {
         pool = try DatabasePool(path: url.path, configuration: configuration)
         self.url = url
         self.codeVersion = codeVersion
-            ?? CodeVersion.describe(at: (try? ProjectPaths.locate().root) ?? url.deletingLastPathComponent())
+            ?? CodeVersion.current(checkout: (try? ProjectPaths.locate().root) ?? url.deletingLastPathComponent())
         try Self.migrate(pool)
     }
 
@@ -608,6 +608,25 @@ public final class ResultStore: @unchecked Sendable {
 
 /// `git describe --always --dirty` of the checkout, so every run records the code that produced it.
 public enum CodeVersion {
+    /// The version of the code that is running. `make build` writes `git describe` of the checkout into
+    /// `code-version` beside the executables once they are built; that stamp wins while it is newer than the
+    /// executable, so a run that goes on while the checkout moves to later commits still names the commit it was
+    /// built from. A later `swift build` leaves the executable newer than the stamp, which is then ignored.
+    /// Without a valid stamp: `git describe` of `directory` at run time.
+    public static func current(checkout directory: URL) -> String {
+        let exe = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        let stamp = exe.deletingLastPathComponent().appendingPathComponent("code-version")
+        let fm = FileManager.default
+        if let built = (try? fm.attributesOfItem(atPath: exe.path))?[.modificationDate] as? Date,
+           let stamped = (try? fm.attributesOfItem(atPath: stamp.path))?[.modificationDate] as? Date,
+           stamped >= built,
+           let text = try? String(contentsOf: stamp, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines),
+           !text.isEmpty {
+            return text
+        }
+        return describe(at: directory)
+    }
+
     public static func describe(at directory: URL) -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")

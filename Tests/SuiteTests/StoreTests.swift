@@ -8,6 +8,22 @@ final class StoreTests: XCTestCase {
         return try ResultStore(url: dir.appendingPathComponent("results.sqlite"), codeVersion: codeVersion)
     }
 
+    func testCodeVersionStampBesideTheExecutableWinsOnlyWhileNewerThanIt() throws {
+        let exe = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        let stamp = exe.deletingLastPathComponent().appendingPathComponent("code-version")
+        let saved = try? Data(contentsOf: stamp)
+        defer {
+            if let saved { try? saved.write(to: stamp) } else { try? FileManager.default.removeItem(at: stamp) }
+        }
+        let checkout = try makeTemporaryDirectory(self)  // not a git checkout: describe says "unknown"
+        try "abc1234\n".write(to: stamp, atomically: true, encoding: .utf8)
+        XCTAssertEqual(CodeVersion.current(checkout: checkout), "abc1234")
+        // A rebuild after the stamp was written makes the executable newer: the stamp no longer describes it.
+        let built = try XCTUnwrap(FileManager.default.attributesOfItem(atPath: exe.path)[.modificationDate] as? Date)
+        try FileManager.default.setAttributes([.modificationDate: built.addingTimeInterval(-60)], ofItemAtPath: stamp.path)
+        XCTAssertEqual(CodeVersion.current(checkout: checkout), "unknown")
+    }
+
     func testNewRunIsRegisteredAsRunning() throws {
         let store = try openStore()
         let config = tmcConfig(seed: 3)
