@@ -10,6 +10,23 @@ struct TrainState {
     var badEpochs = 0
     /// Weights of the best validation epoch so far (the model selected for testing).
     var best: [String: Tensor]?
+
+    /// Records the validation score of the epoch just finished; true when it is the best so far (keep its weights).
+    /// Patience counts only once the model has marked some validation foreground. Under plain BCE a model first
+    /// learns the background, and its validation Dice stays exactly 0 for a few epochs while the loss falls;
+    /// counting those epochs stopped TMC without MCM on the MosMedData proxy (lr 1e-3, patience 5) at epoch 6 with
+    /// Dice 0 and a still-falling loss. A run whose validation Dice turns positive within `patience` epochs is
+    /// unaffected; the epoch cap still bounds the rest.
+    mutating func record(validation score: Double) -> Bool {
+        if score > bestScore {
+            bestScore = score
+            bestEpoch = epoch
+            badEpochs = 0
+            return true
+        }
+        if bestScore > 0 { badEpochs += 1 }
+        return false
+    }
 }
 
 /// One safetensors file per run: current weights (`model.*`), the best weights (`best.*`), optimiser moments (`opt.*`)

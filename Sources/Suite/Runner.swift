@@ -174,14 +174,7 @@ public final class SegmentationRunner {
             state.epoch += 1
             try store.appendCurve(runId: id, epoch: state.epoch, split: "train", values: ["loss": lossSum / Double(stepsPerEpoch)])
             try store.appendCurve(runId: id, epoch: state.epoch, split: "val", values: ["Dice": vDice, "mIoU": SegmentationRunner.mean(val, "mIoU")])
-            if vDice > state.bestScore {
-                state.bestScore = vDice
-                state.bestEpoch = state.epoch
-                state.badEpochs = 0
-                state.best = model.stateDict().mapValues { $0.detached() }
-            } else {
-                state.badEpochs += 1
-            }
+            if state.record(validation: vDice) { state.best = model.stateDict().mapValues { $0.detached() } }
             try Checkpoint.save(state, model: model, optimizer: optimizer, to: ckpt)
             try store.updateProgress(runId: id, epochsDone: state.epoch, bestEpoch: state.bestEpoch)
         }

@@ -211,3 +211,23 @@ final class StoreTests: XCTestCase {
         XCTAssertEqual(CodeVersion.describe(at: dir), "unknown")
     }
 }
+
+final class EarlyStoppingTests: XCTestCase {
+    func testPatienceStartsOnlyOnceValidationDiceIsPositive() {
+        var s = TrainState()
+        // Five epochs of empty predictions: the first is the best so far, none of them uses up patience.
+        for e in 1...5 { s.epoch = e; _ = s.record(validation: 0) }
+        XCTAssertEqual(s.badEpochs, 0)
+        XCTAssertEqual(s.bestEpoch, 1)
+        s.epoch = 6
+        XCTAssertTrue(s.record(validation: 12.5))
+        XCTAssertEqual(s.bestEpoch, 6)
+        // From here on, epochs without improvement count.
+        for e in 7...9 { s.epoch = e; XCTAssertFalse(s.record(validation: 10)) }
+        XCTAssertEqual(s.badEpochs, 3)
+        s.epoch = 10
+        XCTAssertTrue(s.record(validation: 13))
+        XCTAssertEqual(s.badEpochs, 0)
+        XCTAssertEqual(s.bestScore, 13)
+    }
+}
