@@ -33,10 +33,12 @@ apt:
 models:
 	@bash scripts/setup_minilm.sh
 
-# The stamp names the commit the executables were built from in every run they store (CodeVersion.current).
+# The stamp names the commit the executables were built from in every run they store (CodeVersion.current);
+# "-dirty" only for uncommitted changes to the code, not to the rendered Reports/ pages.
 build:
 	$(SWIFT_BUILD)
-	@git describe --always --dirty > "$(BIN)/code-version" 2>/dev/null || rm -f "$(BIN)/code-version"
+	@v=$$(git describe --always 2>/dev/null) && { git diff --quiet HEAD -- Sources Package.swift || v="$$v-dirty"; \
+	  echo "$$v" > "$(BIN)/code-version"; } || rm -f "$(BIN)/code-version"
 
 # XCTest only; --disable-swift-testing keeps the empty Swift Testing summary out of the closing lines.
 test: build

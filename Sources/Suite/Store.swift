@@ -627,21 +627,25 @@ public enum CodeVersion {
         return describe(at: directory)
     }
 
+    /// `git describe` of the checkout at `directory`, with "-dirty" when Sources/ or Package.swift differ from the
+    /// commit (rendered pages in Reports/ change with every run and say nothing about the code).
     public static func describe(at directory: URL) -> String {
+        guard let commit = git(["describe", "--always"], in: directory), !commit.isEmpty else { return "unknown" }
+        let changes = git(["status", "--porcelain", "--", "Sources", "Package.swift"], in: directory) ?? ""
+        return changes.isEmpty ? commit : commit + "-dirty"
+    }
+
+    private static func git(_ arguments: [String], in directory: URL) -> String? {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["git", "-C", directory.path, "describe", "--always", "--dirty"]
+        process.arguments = ["git", "-C", directory.path] + arguments
         let output = Pipe()
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
-        do {
-            try process.run()
-        } catch {
-            return "unknown"
-        }
+        do { try process.run() } catch { return nil }
         let data = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        return process.terminationStatus == 0 && !text.isEmpty ? text : "unknown"
+        guard process.terminationStatus == 0 else { return nil }
+        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }
