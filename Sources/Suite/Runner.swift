@@ -145,7 +145,7 @@ public final class SegmentationRunner {
         let stepsPerEpoch = (data.train.count + r.batchSize - 1) / r.batchSize
         let bar = ProgressBar(label: label, total: r.maxEpochs * stepsPerEpoch, enabled: progress)
         bar.advance(to: state.epoch * stepsPerEpoch)
-        while state.epoch < r.maxEpochs && state.badEpochs < r.patience {
+        while !state.finished(maxEpochs: r.maxEpochs, patience: r.patience) {
             // The order of epoch e depends only on (seed, e), so a resumed run sees the same batches.
             var order = Array(data.train.indices)
             var erng = rng.fork(UInt64(state.epoch))

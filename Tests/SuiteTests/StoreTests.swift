@@ -230,4 +230,19 @@ final class EarlyStoppingTests: XCTestCase {
         XCTAssertEqual(s.badEpochs, 0)
         XCTAssertEqual(s.bestScore, 13)
     }
+
+    func testNoRunStopsBeforeTwicePatienceButEveryRunStopsAtTheCap() {
+        var s = TrainState()
+        s.epoch = 1; _ = s.record(validation: 0.77)   // the spike of an untrained model
+        for e in 2...6 { s.epoch = e; _ = s.record(validation: 0) }
+        XCTAssertEqual(s.badEpochs, 5)
+        XCTAssertFalse(s.finished(maxEpochs: 20, patience: 5), "epoch 6 < 2·patience")
+        for e in 7...10 { s.epoch = e; _ = s.record(validation: 0) }
+        XCTAssertTrue(s.finished(maxEpochs: 20, patience: 5))
+        var t = TrainState()
+        t.epoch = 2
+        XCTAssertTrue(t.finished(maxEpochs: 2, patience: 2))
+        t.epoch = 1
+        XCTAssertFalse(t.finished(maxEpochs: 2, patience: 2))
+    }
 }
