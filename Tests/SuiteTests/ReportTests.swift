@@ -119,7 +119,7 @@ final class ReportTests: XCTestCase {
         XCTAssertTrue(page.contains("## Proxy data · scale `proxy`"))
         XCTAssertTrue(page.contains("(Papers/TMC/reference-proxy.json)"))
         XCTAssertTrue(page.contains("| UNet | 79.94 | 52.00 ± 2.00 | +0.50 | ✓ (±1.20) | 69.58 | no value |  | – |"))
-        XCTAssertTrue(page.contains("- ✓ when |reproduced − reference| ≤ max(3.0 · sd of the reference, floor); floors: Dice 1.00, mIoU 1.50."))
+        XCTAssertTrue(page.contains("- ✓ when |reproduced − reference| ≤ max(3.0 · sd of the reference, floor); floors: Dice 3.50, mIoU 5.50."))
         XCTAssertTrue(page.contains("> Not yet in the table: 1 running, 0 failed."))
         XCTAssertTrue(page.contains("![Bars](figures/b.svg)"))
         XCTAssertTrue(page.contains("| TMC (ours) | 84.77 | not run |  | – |"))
