@@ -37,8 +37,7 @@ models:
 # "-dirty" only for uncommitted changes to the code, not to the rendered Reports/ pages.
 build:
 	$(SWIFT_BUILD)
-	@v=$$(git describe --always 2>/dev/null) && { git diff --quiet HEAD -- Sources Package.swift || v="$$v-dirty"; \
-	  echo "$$v" > "$(BIN)/code-version"; } || rm -f "$(BIN)/code-version"
+	@$(BIN)/repro code-version > "$(BIN)/code-version" || rm -f "$(BIN)/code-version"
 
 # XCTest only; --disable-swift-testing keeps the empty Swift Testing summary out of the closing lines.
 test: build

@@ -11,12 +11,6 @@ struct TrainState {
     /// Weights of the best validation epoch so far (the model selected for testing).
     var best: [String: Tensor]?
 
-    /// Records the validation score of the epoch just finished; true when it is the best so far (keep its weights).
-    /// Patience counts only once the model has marked some validation foreground. Under plain BCE a model first
-    /// learns the background, and its validation Dice stays exactly 0 for a few epochs while the loss falls;
-    /// counting those epochs stopped TMC without MCM on the MosMedData proxy (lr 1e-3, patience 5) at epoch 6 with
-    /// Dice 0 and a still-falling loss. A run whose validation Dice turns positive within `patience` epochs is
-    /// unaffected; the epoch cap still bounds the rest.
     /// Whether training ends after the epoch just recorded: at the epoch cap, or once `patience` epochs in a row
     /// brought no improvement, but never before epoch 2·patience. Early on, validation Dice can spike on the
     /// scattered foreground of an untrained model and then drop to 0 while the model learns the background: TMC
@@ -26,6 +20,12 @@ struct TrainState {
         epoch >= maxEpochs || (badEpochs >= patience && epoch >= 2 * patience)
     }
 
+    /// Records the validation score of the epoch just finished; true when it is the best so far (keep its weights).
+    /// Patience counts only once the model has marked some validation foreground. Under plain BCE a model first
+    /// learns the background, and its validation Dice stays exactly 0 for a few epochs while the loss falls;
+    /// counting those epochs stopped TMC without MCM on the MosMedData proxy (lr 1e-3, patience 5) at epoch 6 with
+    /// Dice 0 and a still-falling loss. A run whose validation Dice turns positive within `patience` epochs is
+    /// unaffected; the epoch cap still bounds the rest.
     mutating func record(validation score: Double) -> Bool {
         if score > bestScore {
             bestScore = score

@@ -606,10 +606,10 @@ public final class ResultStore: @unchecked Sendable {
     }
 }
 
-/// `git describe --always --dirty` of the checkout, so every run records the code that produced it.
+/// The commit of the code that produced a run, recorded with every run.
 public enum CodeVersion {
-    /// The version of the code that is running. `make build` writes `git describe` of the checkout into
-    /// `code-version` beside the executables once they are built; that stamp wins while it is newer than the
+    /// The version of the code that is running. `make build` writes `describe(at:)` of the checkout (through
+    /// `repro code-version`) into `code-version` beside the executables once they are built; that stamp wins while it is newer than the
     /// executable, so a run that goes on while the checkout moves to later commits still names the commit it was
     /// built from. A later `swift build` leaves the executable newer than the stamp, which is then ignored.
     /// Without a valid stamp: `git describe` of `directory` at run time.

@@ -42,7 +42,7 @@ public struct Experiment {
 
 /// The options every table target takes.
 public struct TableOptions: ParsableArguments {
-    @Option(help: "smoke (CI, seconds), proxy (default, minutes on 2 cores) or paper (published architectures).")
+    @Option(help: "smoke (CI, seconds), proxy (default, about an hour per table on 2 cores) or paper (published architectures).")
     public var scale: String = "proxy"
     @Option(help: "Number of seeds (0, 1, ... N-1). Default 1: a proxy table with one seed takes about an hour on 2 cores (Papers/TMC/Table1.md); pass 3 for a spread.")
     public var seeds: Int?

@@ -12,7 +12,7 @@ struct Repro: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "repro",
         abstract: "Reproduction suite for TMC and MOSMOS: reports, checks, model descriptions, scoring, text embedding.",
-        subcommands: [Report.self, Check.self, Describe.self, Evaluate.self, Embed.self])
+        subcommands: [Report.self, Check.self, Describe.self, Evaluate.self, Embed.self, CodeVersionCommand.self])
 }
 
 /// The table and figure executables built beside this one, in name order.
@@ -62,6 +62,13 @@ struct Check: ParsableCommand {
             throw ExitCode(1)
         }
     }
+}
+
+struct CodeVersionCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "code-version",
+        abstract: "Print the checkout's code version as runs record it (`make build` stamps it beside the executables).")
+    func run() throws { print(CodeVersion.describe(at: try ProjectPaths.locate().root)) }
 }
 
 struct Describe: ParsableCommand {
