@@ -198,14 +198,32 @@ public class Adam: Optimizer {
         let decay: Float = decoupled ? Float(1 - Double(lr) * Double(wd)) : 1
         let l2: Float = decoupled ? 0 : wd
         let pp = p.ptr, pg = g.ptr, pm = m.ptr, pv = v.ptr
+        // One step of the update for 1 or 16 elements; the same operations in the same order either way.
+        @inline(__always) func adam<V: SIMD>(_ p: V, _ g: V, _ m: V, _ v: V) -> (V, V, V) where V.Scalar == Float {
+            let gi = g + l2 * p
+            let mi = m + oneMinusB1 * (gi - m)
+            let vi = b2 * v + oneMinusB2 * gi * gi
+            return (p - stepSize * (mi / (vi.squareRoot() / bc2Sqrt + eps)), mi, vi)
+        }
         parallelFor(p.count, minChunk: 1 << 14) { r in
-            for i in r {
-                if decay != 1 { pp[i] *= decay }
-                let gi = pg[i] + l2 * pp[i]
-                let mi = pm[i] + oneMinusB1 * (gi - pm[i])
-                let vi = b2 * pv[i] + oneMinusB2 * gi * gi
-                pm[i] = mi; pv[i] = vi
-                pp[i] -= stepSize * (mi / (vi.squareRoot() / bc2Sqrt + eps))
+            // Explicit vectors: Float.squareRoot() in a loop became a libm call with an errno check, which kept the
+            // loop scalar (Adam was 4.5 % of a U-Net step at 64²).
+            if decay != 1 { for i in r { pp[i] *= decay } }
+            var i = r.lowerBound
+            while i + 16 <= r.upperBound {
+                @inline(__always) func load(_ q: UnsafeMutablePointer<Float>) -> SIMD16<Float> {
+                    UnsafeRawPointer(q + i).loadUnaligned(as: SIMD16<Float>.self)
+                }
+                let (np, nm, nv) = adam(load(pp), load(pg), load(pm), load(pv))
+                UnsafeMutableRawPointer(pp + i).storeBytes(of: np, as: SIMD16<Float>.self)
+                UnsafeMutableRawPointer(pm + i).storeBytes(of: nm, as: SIMD16<Float>.self)
+                UnsafeMutableRawPointer(pv + i).storeBytes(of: nv, as: SIMD16<Float>.self)
+                i += 16
+            }
+            while i < r.upperBound {
+                let (np, nm, nv) = adam(SIMD2(pp[i], 0), SIMD2(pg[i], 0), SIMD2(pm[i], 0), SIMD2(pv[i], 0))
+                pp[i] = np[0]; pm[i] = nm[0]; pv[i] = nv[0]
+                i += 1
             }
         }
     }

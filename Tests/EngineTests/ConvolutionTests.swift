@@ -1,5 +1,5 @@
 import XCTest
-import Engine
+@testable import Engine
 
 final class ConvolutionTests: XCTestCase {
     // MARK: Hand-computed forward values
@@ -195,5 +195,92 @@ final class ConvolutionTests: XCTestCase {
             : Tensor.conv2d(x, w, stride: [1, 2], padding: [1, 1], groups: groups)
         (y * randomTensor(y.shape, seed: 7)).sum().backward()
         return [y.array, x.grad!.array, w.grad!.array]
+    }
+}
+
+/// The fast paths (Winograd F(2×2, 3×3), the shifted-plane im2col of "same" convolutions, the input gradient as a
+/// convolution with the flipped kernel) against a direct sum over taps written out in the test.
+final class ConvolutionFastPathTests: XCTestCase {
+    /// y[n, o, h, w] = Σ_{c, i, j} w[o, c, i, j] · x[n, c, h·s + i·d − p, w·s + j·d − p], zero outside.
+    private func directConv2d(_ x: Tensor, _ w: Tensor, stride s: Int, padding p: Int, dilation d: Int) -> [Float] {
+        let (n, c, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let (o, k) = (w.shape[0], w.shape[2])
+        let oh = (h + 2 * p - d * (k - 1) - 1) / s + 1, ow = (wd + 2 * p - d * (k - 1) - 1) / s + 1
+        let xs = x.array, ws = w.array
+        var y = [Float](repeating: 0, count: n * o * oh * ow)
+        for b in 0..<n { for oc in 0..<o { for r in 0..<oh { for q in 0..<ow {
+            var acc: Double = 0
+            for ic in 0..<c { for i in 0..<k { for j in 0..<k {
+                let hi = r * s + i * d - p, wi = q * s + j * d - p
+                guard hi >= 0, hi < h, wi >= 0, wi < wd else { continue }
+                acc += Double(ws[((oc * c + ic) * k + i) * k + j]) * Double(xs[((b * c + ic) * h + hi) * wd + wi])
+            } } }
+            y[((b * o + oc) * oh + r) * ow + q] = Float(acc)
+        } } } }
+        return y
+    }
+
+    private func assertMatches(_ a: [Float], _ b: [Float], rel: Float, _ what: String) {
+        XCTAssertEqual(a.count, b.count, what)
+        let scale = b.map(abs).max() ?? 1
+        let worst = zip(a, b).map { abs($0 - $1) }.max() ?? 0
+        XCTAssertLessThanOrEqual(worst, rel * scale, "\(what): max error \(worst) against scale \(scale)")
+    }
+
+    /// The forward against the direct sum, and the gradients through their defining identities: for the loss
+    /// ⟨r, conv(x, w)⟩, ⟨dX, v⟩ = ⟨r, conv(v, w)⟩ and ⟨dW, v′⟩ = ⟨r, conv(x, v′)⟩ (the convolution is linear in
+    /// each argument), both right sides from the direct sum.
+    private func check(n: Int, cin: Int, cout: Int, size: (Int, Int), padding: Int, dilation: Int = 1, kernel: Int = 3,
+                       line: UInt = #line) {
+        let x = randomTensor([n, cin, size.0, size.1], seed: UInt64(200 + cin)), w = randomTensor([cout, cin, kernel, kernel], seed: UInt64(300 + cout))
+        let y = Tensor.conv2d(x, w, padding: padding, dilation: dilation)
+        assertMatches(y.array, directConv2d(x, w, stride: 1, padding: padding, dilation: dilation), rel: 2e-5,
+                      "forward \(cin)→\(cout) \(size) p\(padding) d\(dilation) (line \(line))")
+        let r = randomTensor(y.shape, seed: 400), v = randomTensor(x.shape, seed: 401), vw = randomTensor(w.shape, seed: 402)
+        let xg = x.detached(), wg = w.detached()
+        xg.requiresGrad = true; wg.requiresGrad = true
+        (Tensor.conv2d(xg, wg, padding: padding, dilation: dilation) * r).sum().backward()
+        func dot(_ a: [Float], _ b: [Float]) -> Double { zip(a, b).reduce(0) { $0 + Double($1.0) * Double($1.1) } }
+        let rs = r.array
+        let wantX = dot(rs, directConv2d(v, w, stride: 1, padding: padding, dilation: dilation))
+        let wantW = dot(rs, directConv2d(x, vw, stride: 1, padding: padding, dilation: dilation))
+        let gotX = dot(xg.grad!.array, v.array), gotW = dot(wg.grad!.array, vw.array)
+        XCTAssertEqual(gotX, wantX, accuracy: 1e-4 * max(1, abs(wantX)), "dX \(cin)→\(cout) (line \(line))")
+        XCTAssertEqual(gotW, wantW, accuracy: 1e-4 * max(1, abs(wantW)), "dW \(cin)→\(cout) (line \(line))")
+    }
+
+    func testWinogradShapesMatchDirectSum() {
+        XCTAssertTrue(ConvolutionAlgorithms.winograd)
+        // Even and odd sizes (cropped last tile), padding 1 ("same") and 0, one chunk and several.
+        check(n: 2, cin: 32, cout: 16, size: (8, 8), padding: 1)
+        check(n: 1, cin: 32, cout: 32, size: (7, 5), padding: 1)
+        check(n: 3, cin: 40, cout: 17, size: (6, 9), padding: 0)
+        let saved = Winograd23.chunkBudget
+        defer { Winograd23.chunkBudget = saved }
+        // Chunks of ten tile rows (4 chunks, one per weight-gradient part), then of two (12 chunks, 3 per part).
+        Winograd23.chunkBudget = 16 * 40 * 64
+        check(n: 3, cin: 40, cout: 24, size: (13, 11), padding: 1)
+        Winograd23.chunkBudget = 16 * 40 * 6 * 2
+        check(n: 3, cin: 40, cout: 24, size: (13, 11), padding: 1)
+    }
+
+    func testShapePreservingIm2colMatchesDirectSum() {
+        // Below Winograd's channel minimum, so im2col with the shifted-plane rows; a 5×5 and a dilated kernel.
+        check(n: 2, cin: 3, cout: 4, size: (6, 7), padding: 1)
+        check(n: 2, cin: 2, cout: 3, size: (5, 6), padding: 2, kernel: 5)
+        check(n: 1, cin: 2, cout: 2, size: (7, 7), padding: 2, dilation: 2)
+        // Tiles of output positions that start and end mid-row.
+        let saved = (ConvScratch.columnBudget, ConvScratch.minimumTileColumns)
+        defer { (ConvScratch.columnBudget, ConvScratch.minimumTileColumns) = saved }
+        (ConvScratch.columnBudget, ConvScratch.minimumTileColumns) = (27 * 5, 1)
+        check(n: 1, cin: 3, cout: 2, size: (6, 7), padding: 1)
+    }
+
+    func testWinogradAgreesWithIm2col() {
+        let x = randomTensor([4, 64, 10, 10], seed: 500), w = randomTensor([48, 64, 3, 3], seed: 501)
+        let fast = Tensor.conv2d(x, w, padding: 1).array
+        ConvolutionAlgorithms.winograd = false
+        defer { ConvolutionAlgorithms.winograd = true }
+        assertMatches(fast, Tensor.conv2d(x, w, padding: 1).array, rel: 2e-5, "Winograd vs im2col")
     }
 }
