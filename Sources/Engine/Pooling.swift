@@ -15,14 +15,18 @@ struct PoolAxis {
 
     static let unit = PoolAxis(lo: [0], hi: [1], padded: [1])
 
-    /// PyTorch's sliding windows (floor mode): start o·stride − padding, length kernel, clipped to the padded image.
-    static func sliding(input: Int, kernel: Int, stride: Int, padding: Int) -> PoolAxis {
+    /// PyTorch's sliding windows: start o·stride − padding, length kernel, clipped to the padded image. Floor mode
+    /// keeps the windows that fit the padded image; `ceilMode` adds a last partial one when it starts inside the
+    /// image or its left padding (PyTorch's `ceil_mode`).
+    static func sliding(input: Int, kernel: Int, stride: Int, padding: Int, ceilMode: Bool = false) -> PoolAxis {
         precondition(kernel > 0 && stride > 0, "pooling kernel and stride must be positive")
         precondition(padding >= 0 && 2 * padding <= kernel, "pooling padding \(padding) must be at most half the kernel \(kernel)")
         let span = input + 2 * padding - kernel
         precondition(span >= 0, "pooling kernel \(kernel) larger than padded input \(input) + 2·\(padding)")
+        var outputs = (ceilMode ? span + stride - 1 : span) / stride + 1
+        if ceilMode && (outputs - 1) * stride >= input + padding { outputs -= 1 }
         var axis = PoolAxis(lo: [], hi: [], padded: [])
-        for o in 0...(span / stride) {
+        for o in 0..<outputs {
             let start = o * stride - padding
             let end = Swift.min(start + kernel, input + padding)
             axis.lo.append(Swift.max(start, 0))
@@ -219,12 +223,13 @@ extension Tensor {
         }
     }
 
-    static func slidingWindows(_ x: Tensor, kernel: [Int], stride: [Int]?, padding: [Int]) -> PoolWindows {
+    static func slidingWindows(_ x: Tensor, kernel: [Int], stride: [Int]?, padding: [Int], ceilMode: Bool = false) -> PoolWindows {
         let r = x.rank - 2
         let s = stride ?? kernel
         precondition(kernel.count == r && s.count == r && padding.count == r,
                      "pooling over \(r) dims needs kernel \(kernel), stride \(s), padding \(padding) of \(r) entries")
-        let axes = (0..<r).map { PoolAxis.sliding(input: x.shape[2 + $0], kernel: kernel[$0], stride: s[$0], padding: padding[$0]) }
+        let axes = (0..<r).map { PoolAxis.sliding(input: x.shape[2 + $0], kernel: kernel[$0], stride: s[$0], padding: padding[$0],
+                                                  ceilMode: ceilMode) }
         return PoolWindows(shape: x.shape, axes: axes)
     }
 
@@ -238,46 +243,47 @@ extension Tensor {
 // MARK: - Public entry points
 
 extension Tensor {
-    /// Max pooling over x [N, C, H, W]; `stride` defaults to the kernel, padding is implicit −∞.
-    public static func maxPool2d(_ x: Tensor, kernel: [Int], stride: [Int]? = nil, padding: [Int] = [0, 0]) -> Tensor {
+    /// Max pooling over x [N, C, H, W]; `stride` defaults to the kernel, padding is implicit −∞; `ceilMode` as in
+    /// PyTorch (a last partial window).
+    public static func maxPool2d(_ x: Tensor, kernel: [Int], stride: [Int]? = nil, padding: [Int] = [0, 0], ceilMode: Bool = false) -> Tensor {
         precondition(x.rank == 4, "maxPool2d needs x [N, C, H, W], got \(x.shape)")
-        return maxPool(x, slidingWindows(x, kernel: kernel, stride: stride, padding: padding))
+        return maxPool(x, slidingWindows(x, kernel: kernel, stride: stride, padding: padding, ceilMode: ceilMode))
     }
-    public static func maxPool2d(_ x: Tensor, kernel: Int, stride: Int? = nil, padding: Int = 0) -> Tensor {
-        maxPool2d(x, kernel: [kernel, kernel], stride: stride.map { [$0, $0] }, padding: [padding, padding])
+    public static func maxPool2d(_ x: Tensor, kernel: Int, stride: Int? = nil, padding: Int = 0, ceilMode: Bool = false) -> Tensor {
+        maxPool2d(x, kernel: [kernel, kernel], stride: stride.map { [$0, $0] }, padding: [padding, padding], ceilMode: ceilMode)
     }
 
     /// Max pooling over x [N, C, D, H, W].
-    public static func maxPool3d(_ x: Tensor, kernel: [Int], stride: [Int]? = nil, padding: [Int] = [0, 0, 0]) -> Tensor {
+    public static func maxPool3d(_ x: Tensor, kernel: [Int], stride: [Int]? = nil, padding: [Int] = [0, 0, 0], ceilMode: Bool = false) -> Tensor {
         precondition(x.rank == 5, "maxPool3d needs x [N, C, D, H, W], got \(x.shape)")
-        return maxPool(x, slidingWindows(x, kernel: kernel, stride: stride, padding: padding))
+        return maxPool(x, slidingWindows(x, kernel: kernel, stride: stride, padding: padding, ceilMode: ceilMode))
     }
-    public static func maxPool3d(_ x: Tensor, kernel: Int, stride: Int? = nil, padding: Int = 0) -> Tensor {
-        maxPool3d(x, kernel: [kernel, kernel, kernel], stride: stride.map { [$0, $0, $0] }, padding: [padding, padding, padding])
+    public static func maxPool3d(_ x: Tensor, kernel: Int, stride: Int? = nil, padding: Int = 0, ceilMode: Bool = false) -> Tensor {
+        maxPool3d(x, kernel: [kernel, kernel, kernel], stride: stride.map { [$0, $0, $0] }, padding: [padding, padding, padding], ceilMode: ceilMode)
     }
 
     /// Average pooling over x [N, C, H, W]; with `countIncludePad` the zero padding counts in the divisor (PyTorch's default).
     public static func avgPool2d(_ x: Tensor, kernel: [Int], stride: [Int]? = nil, padding: [Int] = [0, 0],
-                                 countIncludePad: Bool = true) -> Tensor {
+                                 countIncludePad: Bool = true, ceilMode: Bool = false) -> Tensor {
         precondition(x.rank == 4, "avgPool2d needs x [N, C, H, W], got \(x.shape)")
-        return averagePool(x, slidingWindows(x, kernel: kernel, stride: stride, padding: padding), includePad: countIncludePad)
+        return averagePool(x, slidingWindows(x, kernel: kernel, stride: stride, padding: padding, ceilMode: ceilMode), includePad: countIncludePad)
     }
     public static func avgPool2d(_ x: Tensor, kernel: Int, stride: Int? = nil, padding: Int = 0,
-                                 countIncludePad: Bool = true) -> Tensor {
+                                 countIncludePad: Bool = true, ceilMode: Bool = false) -> Tensor {
         avgPool2d(x, kernel: [kernel, kernel], stride: stride.map { [$0, $0] }, padding: [padding, padding],
-                  countIncludePad: countIncludePad)
+                  countIncludePad: countIncludePad, ceilMode: ceilMode)
     }
 
     /// Average pooling over x [N, C, D, H, W].
     public static func avgPool3d(_ x: Tensor, kernel: [Int], stride: [Int]? = nil, padding: [Int] = [0, 0, 0],
-                                 countIncludePad: Bool = true) -> Tensor {
+                                 countIncludePad: Bool = true, ceilMode: Bool = false) -> Tensor {
         precondition(x.rank == 5, "avgPool3d needs x [N, C, D, H, W], got \(x.shape)")
-        return averagePool(x, slidingWindows(x, kernel: kernel, stride: stride, padding: padding), includePad: countIncludePad)
+        return averagePool(x, slidingWindows(x, kernel: kernel, stride: stride, padding: padding, ceilMode: ceilMode), includePad: countIncludePad)
     }
     public static func avgPool3d(_ x: Tensor, kernel: Int, stride: Int? = nil, padding: Int = 0,
-                                 countIncludePad: Bool = true) -> Tensor {
+                                 countIncludePad: Bool = true, ceilMode: Bool = false) -> Tensor {
         avgPool3d(x, kernel: [kernel, kernel, kernel], stride: stride.map { [$0, $0, $0] },
-                  padding: [padding, padding, padding], countIncludePad: countIncludePad)
+                  padding: [padding, padding, padding], countIncludePad: countIncludePad, ceilMode: ceilMode)
     }
 
     /// Adaptive average pooling of x [N, C, H, W] to `outputSize` [oH, oW].

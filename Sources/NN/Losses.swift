@@ -60,7 +60,7 @@ public enum Loss {
     /// class of each of the N·spatial positions. With class `weight`s the mean is Σ wᵢ·lossᵢ / Σ wᵢ over the
     /// positions not equal to `ignoreIndex` (PyTorch's weighted mean; NaN when every position is ignored, as there).
     public static func crossEntropy(_ logits: Tensor, _ targets: [Int], weight: [Float]? = nil, ignoreIndex: Int = -100,
-                                    reduction: Reduction = .mean) -> Tensor {
+                                    reduction: Reduction = .mean, labelSmoothing: Float = 0) -> Tensor {
         precondition(logits.rank >= 2, "crossEntropy: logits need [N, C, ...], got \(logits.shape)")
         let c = logits.shape[1]
         let positionShape = [logits.shape[0]] + Array(logits.shape.dropFirst(2))
@@ -74,8 +74,18 @@ public enum Loss {
             index[i] = t
             w[i] = weight?[t] ?? 1
         }
-        let picked = classesLast.logSoftmax().gatherLast(index)
-        let weighted = picked * Tensor(w.map { -$0 }, shape: picked.shape)
+        precondition(labelSmoothing >= 0 && labelSmoothing <= 1, "crossEntropy: label smoothing \(labelSmoothing) outside [0, 1]")
+        let logp = classesLast.logSoftmax()
+        let picked = logp.gatherLast(index)
+        var weighted = picked * Tensor(w.map { -$0 }, shape: picked.shape)
+        if labelSmoothing > 0 {
+            // PyTorch's smoothing: the target mixes the one-hot label with the uniform distribution, so each kept
+            // position adds ε/C · Σ_c −w_c log p_c; the mean still divides by the targets' weights.
+            let classWeights = Tensor(weight ?? [Float](repeating: 1, count: c), shape: [c])
+            let kept = Tensor(targets.map { $0 == ignoreIndex ? 0 : 1 }, shape: picked.shape)
+            let uniform = -((logp * classWeights).sum(axis: -1) * kept)
+            weighted = (1 - labelSmoothing) * weighted + (labelSmoothing / Float(c)) * uniform
+        }
         switch reduction {
         case .none: return weighted.reshaped(positionShape)
         case .sum: return weighted.sum()

@@ -5,64 +5,81 @@ import Engine
 
 public final class MaxPool2d: Layer {
     public let kernelSize: [Int], stride: [Int], padding: [Int]
-    public init(kernelSize: [Int], stride: [Int]? = nil, padding: [Int] = [0, 0]) {
+    public let ceilMode: Bool
+    public init(kernelSize: [Int], stride: [Int]? = nil, padding: [Int] = [0, 0], ceilMode: Bool = false) {
         self.kernelSize = kernelSize
         self.stride = stride ?? kernelSize
         self.padding = padding
+        self.ceilMode = ceilMode
     }
-    public convenience init(_ kernelSize: Int, stride: Int? = nil, padding: Int = 0) {
-        self.init(kernelSize: [kernelSize, kernelSize], stride: stride.map { [$0, $0] }, padding: [padding, padding])
+    public convenience init(_ kernelSize: Int, stride: Int? = nil, padding: Int = 0, ceilMode: Bool = false) {
+        self.init(kernelSize: [kernelSize, kernelSize], stride: stride.map { [$0, $0] }, padding: [padding, padding],
+                  ceilMode: ceilMode)
     }
-    public override func forward(_ x: Tensor) -> Tensor { Tensor.maxPool2d(x, kernel: kernelSize, stride: stride, padding: padding) }
+    public override func forward(_ x: Tensor) -> Tensor {
+        Tensor.maxPool2d(x, kernel: kernelSize, stride: stride, padding: padding, ceilMode: ceilMode)
+    }
 }
 
 public final class MaxPool3d: Layer {
     public let kernelSize: [Int], stride: [Int], padding: [Int]
-    public init(kernelSize: [Int], stride: [Int]? = nil, padding: [Int] = [0, 0, 0]) {
+    public let ceilMode: Bool
+    public init(kernelSize: [Int], stride: [Int]? = nil, padding: [Int] = [0, 0, 0], ceilMode: Bool = false) {
         self.kernelSize = kernelSize
         self.stride = stride ?? kernelSize
         self.padding = padding
+        self.ceilMode = ceilMode
     }
-    public convenience init(_ kernelSize: Int, stride: Int? = nil, padding: Int = 0) {
+    public convenience init(_ kernelSize: Int, stride: Int? = nil, padding: Int = 0, ceilMode: Bool = false) {
         self.init(kernelSize: [kernelSize, kernelSize, kernelSize], stride: stride.map { [$0, $0, $0] },
-                  padding: [padding, padding, padding])
+                  padding: [padding, padding, padding], ceilMode: ceilMode)
     }
-    public override func forward(_ x: Tensor) -> Tensor { Tensor.maxPool3d(x, kernel: kernelSize, stride: stride, padding: padding) }
+    public override func forward(_ x: Tensor) -> Tensor {
+        Tensor.maxPool3d(x, kernel: kernelSize, stride: stride, padding: padding, ceilMode: ceilMode)
+    }
 }
 
 public final class AvgPool2d: Layer {
     public let kernelSize: [Int], stride: [Int], padding: [Int]
-    public let countIncludePad: Bool
-    public init(kernelSize: [Int], stride: [Int]? = nil, padding: [Int] = [0, 0], countIncludePad: Bool = true) {
+    public let countIncludePad: Bool, ceilMode: Bool
+    public init(kernelSize: [Int], stride: [Int]? = nil, padding: [Int] = [0, 0], countIncludePad: Bool = true,
+                ceilMode: Bool = false) {
         self.kernelSize = kernelSize
         self.stride = stride ?? kernelSize
         self.padding = padding
         self.countIncludePad = countIncludePad
+        self.ceilMode = ceilMode
     }
-    public convenience init(_ kernelSize: Int, stride: Int? = nil, padding: Int = 0, countIncludePad: Bool = true) {
+    public convenience init(_ kernelSize: Int, stride: Int? = nil, padding: Int = 0, countIncludePad: Bool = true,
+                            ceilMode: Bool = false) {
         self.init(kernelSize: [kernelSize, kernelSize], stride: stride.map { [$0, $0] }, padding: [padding, padding],
-                  countIncludePad: countIncludePad)
+                  countIncludePad: countIncludePad, ceilMode: ceilMode)
     }
     public override func forward(_ x: Tensor) -> Tensor {
-        Tensor.avgPool2d(x, kernel: kernelSize, stride: stride, padding: padding, countIncludePad: countIncludePad)
+        Tensor.avgPool2d(x, kernel: kernelSize, stride: stride, padding: padding, countIncludePad: countIncludePad,
+                         ceilMode: ceilMode)
     }
 }
 
 public final class AvgPool3d: Layer {
     public let kernelSize: [Int], stride: [Int], padding: [Int]
-    public let countIncludePad: Bool
-    public init(kernelSize: [Int], stride: [Int]? = nil, padding: [Int] = [0, 0, 0], countIncludePad: Bool = true) {
+    public let countIncludePad: Bool, ceilMode: Bool
+    public init(kernelSize: [Int], stride: [Int]? = nil, padding: [Int] = [0, 0, 0], countIncludePad: Bool = true,
+                ceilMode: Bool = false) {
         self.kernelSize = kernelSize
         self.stride = stride ?? kernelSize
         self.padding = padding
         self.countIncludePad = countIncludePad
+        self.ceilMode = ceilMode
     }
-    public convenience init(_ kernelSize: Int, stride: Int? = nil, padding: Int = 0, countIncludePad: Bool = true) {
+    public convenience init(_ kernelSize: Int, stride: Int? = nil, padding: Int = 0, countIncludePad: Bool = true,
+                            ceilMode: Bool = false) {
         self.init(kernelSize: [kernelSize, kernelSize, kernelSize], stride: stride.map { [$0, $0, $0] },
                   padding: [padding, padding, padding], countIncludePad: countIncludePad)
     }
     public override func forward(_ x: Tensor) -> Tensor {
-        Tensor.avgPool3d(x, kernel: kernelSize, stride: stride, padding: padding, countIncludePad: countIncludePad)
+        Tensor.avgPool3d(x, kernel: kernelSize, stride: stride, padding: padding, countIncludePad: countIncludePad,
+                         ceilMode: ceilMode)
     }
 }
 

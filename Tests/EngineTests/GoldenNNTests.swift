@@ -89,26 +89,31 @@ final class GoldenConvolutionTests: XCTestCase {
 
 final class GoldenPoolingTests: XCTestCase {
     func testPooling() {
-        let f = Fixture.load("pool")
-        for name in f.caseNames {
-            let c = f.case(name)
-            let rank = c.tensor("x").rank
-            let layer: Layer
-            if name.hasPrefix("adaptive") {
-                layer = rank == 4 ? AdaptiveAvgPool2d(c.ints("output_size")) : AdaptiveAvgPool3d(c.ints("output_size"))
-            } else if name.hasPrefix("maxpool") {
-                layer = rank == 4
-                    ? MaxPool2d(kernelSize: c.ints("kernel_size"), stride: c.ints("stride"), padding: c.ints("padding"))
-                    : MaxPool3d(kernelSize: c.ints("kernel_size"), stride: c.ints("stride"), padding: c.ints("padding"))
-            } else {
-                let include = c.bool("count_include_pad")
-                layer = rank == 4
-                    ? AvgPool2d(kernelSize: c.ints("kernel_size"), stride: c.ints("stride"), padding: c.ints("padding"),
-                                countIncludePad: include)
-                    : AvgPool3d(kernelSize: c.ints("kernel_size"), stride: c.ints("stride"), padding: c.ints("padding"),
-                                countIncludePad: include)
+        for file in ["pool", "pool_ceil"] {
+            let f = Fixture.load(file)
+            for name in f.caseNames {
+                let c = f.case(name)
+                let rank = c.tensor("x").rank
+                let ceil = c.has("ceil_mode") && c.bool("ceil_mode")
+                let layer: Layer
+                if name.hasPrefix("adaptive") {
+                    layer = rank == 4 ? AdaptiveAvgPool2d(c.ints("output_size")) : AdaptiveAvgPool3d(c.ints("output_size"))
+                } else if name.hasPrefix("maxpool") {
+                    layer = rank == 4
+                        ? MaxPool2d(kernelSize: c.ints("kernel_size"), stride: c.ints("stride"), padding: c.ints("padding"),
+                                    ceilMode: ceil)
+                        : MaxPool3d(kernelSize: c.ints("kernel_size"), stride: c.ints("stride"), padding: c.ints("padding"),
+                                    ceilMode: ceil)
+                } else {
+                    let include = c.bool("count_include_pad")
+                    layer = rank == 4
+                        ? AvgPool2d(kernelSize: c.ints("kernel_size"), stride: c.ints("stride"), padding: c.ints("padding"),
+                                    countIncludePad: include, ceilMode: ceil)
+                        : AvgPool3d(kernelSize: c.ints("kernel_size"), stride: c.ints("stride"), padding: c.ints("padding"),
+                                    countIncludePad: include, ceilMode: ceil)
+                }
+                checkLayer(c, layer.forward)
             }
-            checkLayer(c, layer.forward)
         }
     }
 
@@ -243,6 +248,19 @@ final class GoldenLossTests: XCTestCase {
         }
         c = f.case("ce_sum")
         check(c, inputs: ["logits"]) { Loss.crossEntropy($0["logits"]!, c.indices("targets"), reduction: .sum) }
+    }
+
+    func testCrossEntropyLabelSmoothing() {
+        let f = Fixture.load("loss_smoothing")
+        var c = f.case("ce_smoothing_weighted_ignore")
+        check(c, inputs: ["logits"]) {
+            Loss.crossEntropy($0["logits"]!, c.indices("targets"), weight: c.tensor("weight").array,
+                              ignoreIndex: c.int("ignore_index"), labelSmoothing: c.scalar("label_smoothing"))
+        }
+        c = f.case("ce_smoothing_sum")
+        check(c, inputs: ["logits"]) {
+            Loss.crossEntropy($0["logits"]!, c.indices("targets"), reduction: .sum, labelSmoothing: c.scalar("label_smoothing"))
+        }
     }
 
     func testCrossEntropyAllIgnoredIsNaNAsInPyTorch() {

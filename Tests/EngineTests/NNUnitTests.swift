@@ -41,6 +41,21 @@ final class NNUnitTests: XCTestCase {
         XCTAssertEqual(emb.weight.grad!.array, [1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 2, 2, 2])
     }
 
+    /// torch.nn.Embedding(padding_idx=): the row starts at zero, lookups return its current value, and it gets no
+    /// gradient; a negative index counts from the end.
+    func testEmbeddingPaddingIndex() {
+        ParamInit.seed(1)
+        let emb = Embedding(5, 3, paddingIdx: -4)
+        XCTAssertEqual(emb.paddingIdx, 1)
+        XCTAssertEqual(Array(emb.weight.array[3..<6]), [0, 0, 0])
+        emb.weight.ptr[4] = 7   // as a loaded checkpoint might have it
+        let out = emb([4, 1, 4, 1], shape: [2, 2])
+        XCTAssertEqual(Array(out.array[3..<6]), [0, 7, 0])
+        XCTAssertEqual(Array(out.array[0..<3]), Array(emb.weight.array[12..<15]))
+        (out * 3).sum().backward()
+        XCTAssertEqual(emb.weight.grad!.array, [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 6, 6, 6])
+    }
+
     private func moments(_ t: Tensor) -> (mean: Double, std: Double) {
         let v = t.array.map(Double.init)
         let m = v.reduce(0, +) / Double(v.count)

@@ -1,7 +1,8 @@
 """Golden values for the NN layers, losses, optimisers and schedules (Tests/EngineTests/GoldenNNTests.swift).
 
 Run with the reference environment:  /work/venv/bin/python scripts/golden/nn_fixtures.py
-Writes Tests/EngineTests/Fixtures/{conv,conv_transpose,pool,interpolate,norm,activation,loss,optim,schedule}.json
+Writes Tests/EngineTests/Fixtures/{conv,conv_transpose,pool,interpolate,norm,activation,loss,optim,schedule,
+pool_ceil,loss_smoothing}.json
 and mixed.safetensors.
 
 Inputs and weights are drawn in float32 (torch.manual_seed) and stored; references are computed by PyTorch in
@@ -490,6 +491,38 @@ def write_safetensors():
                       "position_ids": ti64.double()}}
 
 
+def parity_cases():
+    """Options added after the first fixtures (drawn last, so the earlier files keep their values)."""
+    def pool(fn, x, **kw):
+        return layer_case(lambda x: fn(x, **kw), {"x": x},
+                          {k: (list(v) if isinstance(v, (list, tuple)) else v) for k, v in kw.items()})
+    pools = {
+        # ceil_mode adds a last partial window on both axes; in the last case it would start in the right padding
+        # and PyTorch drops it.
+        "maxpool2d_ceil": pool(F.max_pool2d, rand(2, 2, 8, 9), kernel_size=[3, 2], stride=[2, 2], padding=[0, 0],
+                               ceil_mode=True),
+        "avgpool2d_ceil_nopad_count": pool(F.avg_pool2d, rand(2, 3, 8, 9), kernel_size=[3, 3], stride=[2, 2],
+                                           padding=[1, 1], count_include_pad=False, ceil_mode=True),
+        "avgpool2d_ceil_pad": pool(F.avg_pool2d, rand(1, 2, 5, 7), kernel_size=[2, 3], stride=[2, 2],
+                                   padding=[1, 1], count_include_pad=True, ceil_mode=True),
+        "maxpool3d_ceil": pool(F.max_pool3d, rand(1, 2, 5, 6, 7), kernel_size=[2, 2, 3], stride=[2, 2, 2],
+                               padding=[0, 1, 1], ceil_mode=True),
+    }
+    losses = {}
+    seg, labels = rand(2, 4, 3, 3, std=2), torch.randint(0, 4, (2, 3, 3))
+    labels[0, 0, :2] = 255
+    cw = uniform(4, lo=0.2, hi=2)
+    losses["ce_smoothing_weighted_ignore"] = scalar_case(
+        lambda logits, targets, weight: F.cross_entropy(logits, targets.long(), weight=weight, ignore_index=255,
+                                                        label_smoothing=0.2),
+        {"logits": seg}, {"targets": labels.double(), "weight": cw}, {"ignore_index": 255, "label_smoothing": 0.2})
+    logits, targets = rand(5, 4, std=2), torch.randint(0, 4, (5,))
+    losses["ce_smoothing_sum"] = scalar_case(
+        lambda logits, targets: F.cross_entropy(logits, targets.long(), reduction="sum", label_smoothing=0.1),
+        {"logits": logits}, {"targets": targets.double()}, {"label_smoothing": 0.1})
+    return pools, losses
+
+
 def main():
     seed(20240611)
     write_fixture(os.path.join(FIXTURES, "conv.json"), conv_cases())
@@ -502,6 +535,9 @@ def main():
     write_fixture(os.path.join(FIXTURES, "optim.json"), optim_cases())
     write_fixture(os.path.join(FIXTURES, "schedule.json"), schedule_cases())
     write_fixture(os.path.join(FIXTURES, "safetensors.json"), write_safetensors())
+    pools, losses = parity_cases()
+    write_fixture(os.path.join(FIXTURES, "pool_ceil.json"), pools)
+    write_fixture(os.path.join(FIXTURES, "loss_smoothing.json"), losses)
 
 
 if __name__ == "__main__":
