@@ -276,6 +276,25 @@ final class ConvolutionFastPathTests: XCTestCase {
         check(n: 1, cin: 3, cout: 2, size: (6, 7), padding: 1)
     }
 
+    /// 3D "same" convolutions in tiles of 7 output positions (crossing rows and depth slices) give what whole
+    /// images give; the whole-image path is checked against PyTorch by the conv3d golden case.
+    func testShapePreservingIm2col3dTilesMatchWholeImages() {
+        let x = randomTensor([2, 2, 4, 5, 6], seed: 600), w = randomTensor([3, 2, 3, 3, 3], seed: 601)
+        let r = randomTensor([2, 3, 4, 5, 6], seed: 602)
+        func run() -> [[Float]] {
+            let xg = x.detached(), wg = w.detached()
+            xg.requiresGrad = true; wg.requiresGrad = true
+            let y = Tensor.conv3d(xg, wg, padding: 1)
+            (y * r).sum().backward()
+            return [y.array, xg.grad!.array, wg.grad!.array]
+        }
+        let whole = run()
+        let saved = (ConvScratch.columnBudget, ConvScratch.minimumTileColumns)
+        defer { (ConvScratch.columnBudget, ConvScratch.minimumTileColumns) = saved }
+        (ConvScratch.columnBudget, ConvScratch.minimumTileColumns) = (81 * 7, 1)
+        for (a, b) in zip(whole, run()) { assertMatches(b, a, rel: 1e-5, "3D tiles vs whole") }
+    }
+
     func testWinogradAgreesWithIm2col() {
         let x = randomTensor([4, 64, 10, 10], seed: 500), w = randomTensor([48, 64, 3, 3], seed: 501)
         let fast = Tensor.conv2d(x, w, padding: 1).array
