@@ -568,10 +568,12 @@ struct ConvMapping {
     /// gradients summed to 116 ms instead of 127; 32→16 channels at 128² took 17.3 ms instead of 21.9, but layers
     /// that double the channels (16→32 at 64²: 5.0 against 4.6) were slower, so the caller uses it where
     /// Cout ≤ Cin or where the reversed convolution runs as Winograd.
-    func reversed(padding: [Int]) -> ConvMapping? {
+    func reversed() -> ConvMapping? {
         guard geo.sD == 1 && geo.sH == 1 && geo.sW == 1, !geo.isPointwise else { return nil }
         let r = geo.rank
-        let kernel = Array([geo.kD, geo.kH, geo.kW].suffix(r)), dilation = Array([geo.dD, geo.dH, geo.dW].suffix(r))
+        func spatial(_ d: Int, _ h: Int, _ w: Int) -> [Int] { Array([d, h, w].suffix(r)) }
+        let kernel = spatial(geo.kD, geo.kH, geo.kW), dilation = spatial(geo.dD, geo.dH, geo.dW)
+        let padding = spatial(geo.pD, geo.pH, geo.pW)
         let reach = (0..<r).map { dilation[$0] * (kernel[$0] - 1) - padding[$0] }
         guard reach.allSatisfy({ $0 >= 0 }) else { return nil }
         let g = ConvGeometry(channels: outer, image: geo.outShape, kernel: kernel, stride: [Int](repeating: 1, count: r),
@@ -595,7 +597,8 @@ struct ConvMapping {
         return out
     }
 
-    /// Most partial sums of the image-parallel weight gradient (enough to keep 2–4 threads busy).
+    /// Most partial sums of a weight gradient cut over the batch (image groups here, Winograd chunks) — enough to
+    /// keep 2–4 threads busy.
     static let weightGradientParts = 4
 }
 
@@ -645,7 +648,7 @@ extension Tensor {
         return record(out, "conv\(r)d", [x, w] + (bias.map { [$0] } ?? [])) { g in
             if x.requiresGrad {
                 let gx = Tensor.empty(x.shape)
-                if let reverse = map.reversed(padding: padding), cout <= cin || Winograd23(reverse) != nil {
+                if let reverse = map.reversed(), cout <= cin || Winograd23(reverse) != nil {
                     let flipped = ConvMapping.flippedTranspose(w, groups: groups)
                     withExtendedLifetime(flipped) { reverse.apply(image: g.ptr, weight: flipped.ptr, into: gx.ptr) }
                 } else {

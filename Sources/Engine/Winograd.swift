@@ -130,8 +130,8 @@ struct Winograd23 {
 
     /// dW [Cout, Cin, 3, 3] = Σ over tiles of Gᵀ [(A dY Aᵀ) ⊙ (Bᵀ d B)] G, the exact gradient of the forward
     /// above: per position ξ a GEMM dU_ξ [Cout, Cin] = dM_ξ [Cout, T] · V_ξ [Cin, T]ᵀ, then dW = Kᵀ · dU.
-    /// Chunks are summed in `weightGradientParts` fixed runs, each on one thread, the runs then added in order, so
-    /// the rounding does not depend on the thread count.
+    /// Chunks are summed in `ConvMapping.weightGradientParts` fixed runs, each on one thread, the runs then added
+    /// in order, so the rounding does not depend on the thread count.
     func weightGradient(image: UnsafePointer<Float>, y dy: UnsafePointer<Float>, into dW: UnsafeMutablePointer<Float>) {
         let cin = geo.channels, cout = outer, pairs = cout * cin
         let (rows, count) = chunking
@@ -139,7 +139,7 @@ struct Winograd23 {
         let dU = ConvScratch.borrow(16 * pairs)
         defer { ConvScratch.giveBack(dU) }
         if count > 1 {
-            let parts = Swift.min(count, Winograd23.weightGradientParts), perPart = (count + parts - 1) / parts
+            let parts = Swift.min(count, ConvMapping.weightGradientParts), perPart = (count + parts - 1) / parts
             let partial = ConvScratch.borrow((parts - 1) * 16 * pairs)
             defer { ConvScratch.giveBack(partial) }
             parallelItems(parts) { p in
@@ -170,9 +170,6 @@ struct Winograd23 {
         }
     }
 
-    /// Most partial sums of the chunked weight gradient (enough to keep 2–4 threads busy).
-    static let weightGradientParts = 4
-
     /// dU_ξ = dM_ξ · V_ξᵀ (+ beta·dU_ξ) on the calling thread.
     @inline(__always)
     private func gradientProduct(_ xi: Int, _ m: UnsafePointer<Float>, _ v: UnsafePointer<Float>,
@@ -183,8 +180,8 @@ struct Winograd23 {
     }
 
     /// dM [16, Cout, tiles] = A dY Aᵀ for the tiles of tile rows r0..<r1 of the given channels (the adjoint of
-    /// `outputTransform`; cropped outputs count as zero). Rows are staged in a zero-bordered strip as in
-    /// `inputTransform`.
+    /// `outputTransform`; cropped outputs count as zero). Each tile row's two rows of dY are staged in a strip
+    /// that is zero past the image's width, so the last group of lanes reads zeros.
     private func gradientTransform(_ dy: UnsafePointer<Float>, _ r0: Int, _ r1: Int, _ m: UnsafeMutablePointer<Float>,
                                    channels: Range<Int>) {
         let cout = outer, nt = (r1 - r0) * tilesW, oH = geo.oH, oW = geo.oW, lanes = Winograd23.lanes
