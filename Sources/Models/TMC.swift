@@ -55,7 +55,8 @@ public struct TMCConfig: Equatable, Sendable {
     /// - paper: Swin-T at 224 (embed 96, depths 2-2-6-2, heads 3-6-12-24, window 7, drop path 0.2) and LViT at base 64.
     /// - proxy: a reduced Swin for 64 × 64 (embed 32, depths 2-2-2-2, heads 1-2-4-8 keep Swin-T's 32-wide heads,
     ///   window 4) and LViT at base 16.
-    /// - smoke: embed 8, one block per stage, window 4, LViT at base 4, 32 × 32.
+    /// - smoke: embed 8, one block per stage, window 4, drop path 0.1 (so that the resume test draws drop-path masks),
+    ///   LViT at base 4, 32 × 32.
     public static func of(_ scale: Scale, useMCM: Bool = true, useAlignment: Bool = true,
                           reading: AlignmentReading = .pairwise, textWidth: Int = 384) -> TMCConfig {
         switch scale {
@@ -66,7 +67,7 @@ public struct TMCConfig: Equatable, Sendable {
             return TMCConfig(embedDim: 32, depths: [2, 2, 2, 2], swinHeads: [1, 2, 4, 8], window: 4, dropPathRate: 0.1,
                              lvit: .of(.proxy), textWidth: textWidth, useMCM: useMCM, useAlignment: useAlignment, reading: reading)
         case .smoke:
-            return TMCConfig(embedDim: 8, depths: [1, 1, 1, 1], swinHeads: [1, 1, 2, 2], window: 4, dropPathRate: 0,
+            return TMCConfig(embedDim: 8, depths: [1, 1, 1, 1], swinHeads: [1, 1, 2, 2], window: 4, dropPathRate: 0.1,
                              lvit: .of(.smoke), textWidth: textWidth, useMCM: useMCM, useAlignment: useAlignment, reading: reading)
         }
     }

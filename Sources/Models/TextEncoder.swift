@@ -118,19 +118,17 @@ public final class FrozenTextEncoder {
 
     private func key(_ text: String, _ maxLength: Int) -> String { "\(maxLength)\u{1}\(text)" }
 
-    /// Runs BERT once over every text not cached yet. Padding inside that batch does not change a text's states
-    /// (padded keys are masked), so each text's rows are cut back to its own length.
+    /// Runs BERT over every text not cached yet, one text at a time. Encoding them together would be faster, but a
+    /// text's states would then depend, in the last bits, on which texts shared its batch (the padded length and the
+    /// GEMM shapes change the summation order), so a resumed run, which meets the texts in other batches, drifted from
+    /// the uninterrupted one. Alone, a text's states are a pure function of the string; each is computed once.
     private func fill(_ texts: [String], maxLength: Int) {
-        var missing: [String] = []
-        for s in texts where cache[key(s, maxLength)] == nil && !missing.contains(s) { missing.append(s) }
-        guard !missing.isEmpty else { return }
-        let enc = tokenizer.encodeBatch(missing, maxLength: Swift.min(maxLength, bert.config.maxPositionEmbeddings))
-        let states = withoutGrad { bert(enc).hiddenStates }
-        let (t, d) = (states[0].shape[1], width)
-        for (b, s) in missing.enumerated() {
-            let real = enc[b].attentionMask.reduce(0, +)
-            let perLayer = states.map { h in Array(UnsafeBufferPointer(start: h.ptr + b * t * d, count: real * d)) }
-            cache[key(s, maxLength)] = Entry(ids: Array(enc[b].ids.prefix(real)), states: perLayer)
+        for s in texts where cache[key(s, maxLength)] == nil {
+            let enc = tokenizer.encodeBatch([s], maxLength: Swift.min(maxLength, bert.config.maxPositionEmbeddings))
+            let states = withoutGrad { bert(enc).hiddenStates }
+            let real = enc[0].attentionMask.reduce(0, +)
+            precondition(real == states[0].shape[1], "a text encoded alone has no padding")
+            cache[key(s, maxLength)] = Entry(ids: Array(enc[0].ids.prefix(real)), states: states.map(\.array))
         }
     }
 

@@ -117,6 +117,7 @@ public enum VLPProtocol {
             var sums: [String: Double] = [:], lossSum = 0.0
             for indices in epochBatches(pairs: pairs, batchSize: settings.batchSize, seed: seed, epoch: epoch) {
                 let batch = makeBatch(indices)
+                DropoutRNG.position(seed: seed, phase: "pre-train", epoch: epoch, step: step)
                 let terms = model.pretrainTerms(images: batch.images, text: batch.text)
                 let loss = terms.sorted { $0.key < $1.key }.map(\.value).reduce(Tensor(scalar: 0), +)
                 let value = loss.item

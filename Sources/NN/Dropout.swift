@@ -1,10 +1,18 @@
 import Engine
 
-/// The stream every dropout mask is drawn from. One module-level stream (reseeded at the start of a run) keeps
-/// masks reproducible without threading an RNG through every forward call.
+/// The stream every dropout and drop-path mask is drawn from, without threading an RNG through every forward call.
+/// Training loops place it at each optimisation step with `position(seed:phase:epoch:step:)`, so the masks of a step
+/// are a function of (seed, phase, epoch, step) alone: a run resumed from a checkpoint draws exactly the masks the
+/// uninterrupted run drew, with no generator state to save. (Seeding once per run, as before, made a resumed run
+/// draw different masks from epoch 3 on and end 3.6 Dice away from the uninterrupted one.)
 public enum DropoutRNG {
     nonisolated(unsafe) public static var rng = RNG(seed: 0x64726f70)
     public static func seed(_ s: UInt64) { rng = RNG(seed: s) }
+
+    /// Restarts the stream at the given training position.
+    public static func position(seed: UInt64, phase: String, epoch: Int, step: Int) {
+        rng = RNG(seed: seed).fork("dropout." + phase).fork(UInt64(epoch)).fork(UInt64(step))
+    }
 }
 
 /// Inverted dropout (torch.nn.Dropout): in training each element is zeroed with probability `p` and the rest are

@@ -125,7 +125,6 @@ public final class SegmentationRunner {
             throw RunError("\(data.name) (\(data.source)) has an empty split: train \(data.train.count), val \(data.val.count), test \(data.test.count). Each split needs at least one image.")
         }
         ParamInit.seed(UInt64(plan.seed))
-        DropoutRNG.seed(UInt64(plan.seed) &+ 17)
         let model = plan.makeModel()
         model.train()
         let ckpt = store.checkpointURL(runId: id)
@@ -154,6 +153,7 @@ public final class SegmentationRunner {
             for s in 0..<stepsPerEpoch {
                 let idx = order[(s * r.batchSize)..<min((s + 1) * r.batchSize, order.count)]
                 let batch = Batching.make(ArraySlice(idx.map { data.train[$0] }))
+                DropoutRNG.position(seed: UInt64(plan.seed), phase: "fine-tune", epoch: state.epoch, step: s)
                 let out = model.forward(image: batch.images, text: plan.encodeText?(batch.texts))
                 var loss = out.segmentationLoss(target: batch.masks) { segLoss(r.loss, $0, $1) }
                 for (_, aux) in out.auxLosses.sorted(by: { $0.key < $1.key }) where r.auxWeight != 0 { loss = loss + aux * r.auxWeight }
@@ -177,6 +177,7 @@ public final class SegmentationRunner {
             if state.record(validation: vDice) { state.best = model.stateDict().mapValues { $0.detached() } }
             try Checkpoint.save(state, model: model, optimizer: optimizer, to: ckpt)
             try store.updateProgress(runId: id, epochsDone: state.epoch, bestEpoch: state.bestEpoch)
+            FaultInjection.killIfRequested(afterEpoch: state.epoch)
         }
         bar.finish()
         if let best = state.best { try model.loadStateDict(best) }

@@ -30,6 +30,25 @@ final class NNUnitTests: XCTestCase {
         XCTAssertNotEqual(Dropout(0.5)(x).array, a, "the stream moves on between calls")
     }
 
+    /// The masks of a training step depend on (seed, phase, epoch, step) only, not on what was drawn before: this is
+    /// what lets a resumed run draw the uninterrupted run's masks without saving generator state.
+    func testDropoutMasksAreAFunctionOfTheTrainingPosition() {
+        let x = Tensor(filled: 1, shape: [4, 64])
+        let path = DropPath(0.5)
+        DropoutRNG.position(seed: 3, phase: "fine-tune", epoch: 2, step: 5)
+        let a = Dropout(0.5)(x).array, pa = path(x).array
+        for _ in 0..<7 { _ = Dropout(0.5)(x) }   // a different history before the same position
+        DropoutRNG.position(seed: 3, phase: "fine-tune", epoch: 2, step: 5)
+        XCTAssertEqual(Dropout(0.5)(x).array, a)
+        XCTAssertEqual(path(x).array, pa)
+        for (seed, epoch, step) in [(4, 2, 5), (3, 3, 5), (3, 2, 6)] {
+            DropoutRNG.position(seed: UInt64(seed), phase: "fine-tune", epoch: epoch, step: step)
+            XCTAssertNotEqual(Dropout(0.5)(x).array, a, "seed \(seed) epoch \(epoch) step \(step)")
+        }
+        DropoutRNG.position(seed: 3, phase: "pre-train", epoch: 2, step: 5)
+        XCTAssertNotEqual(Dropout(0.5)(x).array, a, "pre-training and fine-tuning draw from separate streams")
+    }
+
     func testEmbeddingLookupAndGradientAccumulation() {
         ParamInit.seed(1)
         let emb = Embedding(5, 3)
