@@ -19,7 +19,10 @@ BIN = $(shell swift build $(SWIFT_FLAGS) --show-bin-path)
 TABLE_ARGS = --scale $(SCALE) --db $(DB) $(if $(SEEDS),--seeds $(SEEDS)) $(if $(DATA_ROOT),--data-root $(DATA_ROOT)) \
              $(if $(ONLY),--only $(ONLY)) $(if $(FORCE),--force) $(if $(TEXT_ENCODER),--text-encoder $(TEXT_ENCODER))
 
-.PHONY: setup apt models build test table-1 table-2 figures report check bench fixtures clean
+doctor: build
+	$(BIN)/repro doctor
+
+.PHONY: doctor setup apt models build test table-1 table-2 figures report check bench fixtures clean
 .DEFAULT_GOAL := build
 
 setup: apt models
@@ -60,10 +63,11 @@ figures: build
 check: build
 	$(BIN)/repro check --db $(DB)
 
-# Benchmarks may let OpenBLAS pick this CPU's kernel; tests and CI never change these variables.
+# Times what a user gets: the environment is left as it is, and the engine's own BLAS kernel choice (BLASRuntime,
+# printed in the header) is what runs.
 bench:
 	$(SWIFT_BUILD) --product Bench
-	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/Bench --json Reports/bench.json \
+	$(BIN)/Bench --json Reports/bench.json \
 	  $(if $(wildcard $(TORCH_PYTHON)),--torch "$(TORCH_PYTHON)")
 
 TORCH_PYTHON ?= $(firstword $(wildcard $(HOME)/.venvs/torch/bin/python /work/venv/bin/python) $(HOME)/.venvs/torch/bin/python)

@@ -21,7 +21,8 @@ let package = Package(
     targets: [
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
         .systemLibrary(name: "CPNG", path: "Sources/CPNG"),
-        .target(name: "Engine", dependencies: ["COpenBLAS"], swiftSettings: fast),
+        .target(name: "CEngineSupport", cSettings: [.unsafeFlags(["-O2"])], linkerSettings: [.linkedLibrary("dl")]),
+        .target(name: "Engine", dependencies: ["COpenBLAS", "CEngineSupport"], swiftSettings: fast),
         .target(name: "NN", dependencies: ["Engine"], swiftSettings: fast),
         .target(name: "Data", dependencies: ["CPNG", "ZIPFoundation", "XMLCoder"], swiftSettings: v5),
         .target(name: "Metrics", swiftSettings: v5),

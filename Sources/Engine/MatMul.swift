@@ -1,23 +1,18 @@
 import COpenBLAS
 
-/// OpenBLAS runs on the calling thread only; the engine spreads GEMMs over its own threads (`sgemm` below, the
-/// batch loop of `matmul`, image-parallel convolution). OpenBLAS's pthread workers wait for the next call by
-/// spinning on sched_yield, taking the cores from the GCD threads of the passes in between: a 2-thread U-Net step
-/// (unet16, batch 8, 64²) used 390–670 ms of CPU with OpenBLAS threading against 240–280 ms with the engine's own,
-/// and OpenBLAS's split of a small per-image GEMM (256×16×2304) ran at 47 GFLOP/s against 77 on one thread.
-enum BLASThreads {
-    static let serial: Bool = {
-        openblas_set_num_threads(1)
-        return true
-    }()
-}
+// OpenBLAS runs on the calling thread only (`BLASRuntime` sets one thread); the engine spreads GEMMs over its own
+// threads (`sgemm` below, the batch loop of `matmul`, image-parallel convolution). OpenBLAS's pthread workers wait
+// for the next call by spinning on sched_yield, taking the cores from the GCD threads of the passes in between: a
+// 2-thread U-Net step (unet16, batch 8, 64²) used 390–670 ms of CPU with OpenBLAS threading against 240–280 ms with
+// the engine's own, and OpenBLAS's split of a small per-image GEMM (256×16×2304) ran at 47 GFLOP/s against 77 on
+// one thread.
 
 /// Row-major sgemm on the calling thread: C[m×n] = alpha·op(A)·op(B) + beta·C.
 @inline(__always)
 func sgemmSerial(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
                  _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
                  _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int) {
-    _ = BLASThreads.serial
+    _ = BLASRuntime.shared
     cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                 Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
 }

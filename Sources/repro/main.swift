@@ -12,7 +12,7 @@ struct Repro: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "repro",
         abstract: "Reproduction suite for TMC and MOSMOS: reports, checks, model descriptions, scoring, text embedding.",
-        subcommands: [Report.self, Check.self, Describe.self, Evaluate.self, Embed.self, CodeVersionCommand.self])
+        subcommands: [Report.self, Check.self, Describe.self, Evaluate.self, Embed.self, Doctor.self, CodeVersionCommand.self])
 }
 
 /// The table and figure executables built beside this one, in name order.
@@ -30,6 +30,16 @@ func runTarget(_ url: URL, _ args: [String]) throws -> Int32 {
     try p.run()
     p.waitUntilExit()
     return p.terminationStatus
+}
+
+struct Doctor: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print the CPU, the BLAS library and kernel in use, the thread count and SIMD width, and measure sgemm and conv3d rates (a few seconds).")
+    @Flag(help: "Skip the measurements.") var noMeasure = false
+    func run() throws {
+        for line in MachineReport.header() { print(line) }
+        if !noMeasure { for line in MachineReport.rates() { print(line) } }
+    }
 }
 
 struct Report: ParsableCommand {

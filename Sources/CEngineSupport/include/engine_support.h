@@ -1,0 +1,29 @@
+#ifndef ENGINE_SUPPORT_H
+#define ENGINE_SUPPORT_H
+// What the engine asks of the machine and of the BLAS library it is linked with, in C because Swift has neither
+// cpuid nor a way to call a library function that may be absent.
+
+typedef struct {
+    int vendor;            // 1 Intel, 2 AMD, 0 other
+    int family, model;     // display family and model (extended fields folded in, as /proc/cpuinfo shows them)
+    int sse42, avx, fma, avx2;
+    int avx512f, avx512bw, avx512dq, avx512vl;
+    int os_ymm, os_zmm;    // the OS saves the AVX (ymm) and AVX-512 (zmm, opmask) registers: XCR0
+    char brand[49];
+} repro_cpu_t;
+
+void repro_cpu_read(repro_cpu_t *out);
+
+// OpenBLAS, looked up at run time so that another BLAS (or an OpenBLAS without DYNAMIC_ARCH) still links and runs.
+const char *repro_blas_corename(void);   // openblas_get_corename(), or NULL
+const char *repro_blas_config(void);     // openblas_get_config(), or NULL
+const char *repro_blas_library(void);    // the file cblas_sgemm was loaded from, or NULL
+int repro_blas_can_reselect(void);       // 1 when the library exports gotoblas_dynamic_quit/_init (DYNAMIC_ARCH)
+// Runs OpenBLAS's own start-up kernel selection again as if OPENBLAS_CORETYPE had been `core` at load time, then
+// restores the environment. Must run before the first BLAS call. Returns 0 when the library cannot.
+int repro_blas_reselect(const char *core);
+
+// The widest x86 vector extension this C target was compiled for: 512, 256 or 128 bits.
+int repro_build_simd_bits(void);
+
+#endif
