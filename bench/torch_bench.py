@@ -53,25 +53,55 @@ class ViTBlocks(nn.Module):
         return x
 
 
+class Stage3d(nn.Module):
+    """A 3D U-Net stage: two (Conv3d 3x3x3 + InstanceNorm3d + LeakyReLU(0.01)), as nnU-Net and MONAI's blocks."""
+
+    def __init__(self, c):
+        super().__init__()
+        layers = []
+        for _ in range(2):
+            layers += [nn.Conv3d(c, c, 3, padding=1), nn.InstanceNorm3d(c, affine=True), nn.LeakyReLU(0.01)]
+        self.body = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.body(x)
+
+
+def layer3d_cases():
+    """Single 3D layers, batch 2: forward and both gradients (input and weight) plus an Adam step."""
+    for cin, cout, size in [(1, 16, 48), (16, 16, 48), (32, 32, 24), (64, 64, 12), (128, 128, 6)]:
+        yield f"conv3d_{cin}to{cout}_{size}", (lambda cin=cin, cout=cout: nn.Conv3d(cin, cout, 3, padding=1)), (2, cin, size, size, size), "layer"
+    yield "convT3d_64to32_12", lambda: nn.ConvTranspose3d(64, 32, 2, stride=2), (2, 64, 12, 12, 12), "layer"
+    yield "inorm_lrelu3d_32_48", lambda: nn.Sequential(nn.InstanceNorm3d(32, affine=True), nn.LeakyReLU(0.01)), (2, 32, 48, 48, 48), "layer"
+    yield "unet3d_stage_32_48", lambda: Stage3d(32), (2, 32, 48, 48, 48), "layer"
+
+
 def cases():
     yield "unet16_b8_1x64", lambda: UNet(1, 16), (8, 1, 64, 64), "seg"
     yield "unet16_b8_1x128", lambda: UNet(1, 16), (8, 1, 128, 128), "seg"
     yield "unet64_b2_3x224", lambda: UNet(3, 64), (2, 3, 224, 224), "seg"
     yield "vit192_4blocks_b8_t256", lambda: ViTBlocks(), (8, 256, 192), "tok"
+    yield from layer3d_cases()
 
 
 def time_case(make, shape, kind, warmup, iters, clock=time.perf_counter):
     torch.manual_seed(0)
     model = make()
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    x = torch.randn(*shape)
+    x = torch.randn(*shape, requires_grad=(kind == "layer"))
     y = (torch.rand(shape[0], 1, shape[2], shape[3]) > 0.5).float() if kind == "seg" else torch.randn(*shape)
     times = []
     for i in range(warmup + iters):
         t0 = clock()
         opt.zero_grad(set_to_none=True)
         out = model(x)
-        loss = nn.functional.binary_cross_entropy_with_logits(out, y) if kind == "seg" else ((out - y) ** 2).mean()
+        if kind == "seg":
+            loss = nn.functional.binary_cross_entropy_with_logits(out, y)
+        elif kind == "layer":
+            x.grad = None
+            loss = (out * out).mean()
+        else:
+            loss = ((out - y) ** 2).mean()
         loss.backward()
         opt.step()
         if i >= warmup:

@@ -641,6 +641,10 @@ extension Tensor {
                      "conv: weight \(w.shape) does not fit \(cin) input channels in \(groups) groups")
         let geo = ConvGeometry(channels: cin, image: Array(x.shape[2...]), kernel: Array(w.shape[2...]),
                                stride: stride, padding: padding, dilation: dilation)
+        if let plan = DNNLConvolution.plan(x: x.shape, w: w.shape, stride: stride, padding: padding, dilation: dilation,
+                                           groups: groups, bias: bias != nil) {
+            return convolutionDNNL(plan, x, w, bias: bias, outShape: [n, cout] + geo.outShape)
+        }
         let map = ConvMapping(geo: geo, groups: groups, batch: n, outer: cout)
         let out = Tensor.empty([n, cout] + geo.outShape)
         map.apply(image: x.ptr, weight: w.ptr, into: out.ptr)

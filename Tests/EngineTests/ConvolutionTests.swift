@@ -288,11 +288,46 @@ final class ConvolutionFastPathTests: XCTestCase {
             (y * r).sum().backward()
             return [y.array, xg.grad!.array, wg.grad!.array]
         }
+        // The engine's own path: groups-1 3D convolutions otherwise run on oneDNN.
+        let dnnl = DNNLConvolution.enabled
+        DNNLConvolution.enabled = false
+        defer { DNNLConvolution.enabled = dnnl }
         let whole = run()
         let saved = (ConvScratch.columnBudget, ConvScratch.minimumTileColumns)
         defer { (ConvScratch.columnBudget, ConvScratch.minimumTileColumns) = saved }
         (ConvScratch.columnBudget, ConvScratch.minimumTileColumns) = (81 * 7, 1)
         for (a, b) in zip(whole, run()) { assertMatches(b, a, rel: 1e-5, "3D tiles vs whole") }
+    }
+
+    /// Forward and both gradients of a 3D convolution, `threads` engine threads, oneDNN on or off.
+    func conv3dPass(_ x: Tensor, _ w: Tensor, _ b: Tensor, _ r: Tensor, stride: Int, threads: Int, dnnl: Bool) -> [[Float]] {
+        let (savedThreads, savedDNNL) = (Threads.count, DNNLConvolution.enabled)
+        defer { (Threads.count, DNNLConvolution.enabled) = (savedThreads, savedDNNL) }
+        (Threads.count, DNNLConvolution.enabled) = (threads, dnnl)
+        let xg = x.detached(), wg = w.detached(), bg = b.detached()
+        for t in [xg, wg, bg] { t.requiresGrad = true }
+        let y = Tensor.conv3d(xg, wg, bias: bg, stride: stride, padding: 1)
+        (y * r).sum().backward()
+        return [y.array, xg.grad!.array, wg.grad!.array, bg.grad!.array]
+    }
+
+    /// oneDNN and the engine's im2col path agree at UNETR-like channel counts, and oneDNN's results do not depend
+    /// on the thread count (the engine's 1-vs-2-thread determinism rests on it).
+    func testConv3dOnOneDNNAgreesWithTheEngineAndIsThreadCountIndependent() throws {
+        let x = randomTensor([2, 16, 10, 9, 11], seed: 610), w = randomTensor([32, 16, 3, 3, 3], seed: 611)
+        let b = randomTensor([32], seed: 612)
+        for stride in [1, 2] {
+            let probe = Tensor.conv3d(x, w, stride: stride, padding: 1)
+            let r = randomTensor(probe.shape, seed: UInt64(613 + stride))
+            let engine = conv3dPass(x, w, b, r, stride: stride, threads: 2, dnnl: false)
+            let one = conv3dPass(x, w, b, r, stride: stride, threads: 1, dnnl: true)
+            let two = conv3dPass(x, w, b, r, stride: stride, threads: 2, dnnl: true)
+            for (name, (e, d)) in zip(["y", "dx", "dw", "db"], zip(engine, two)) { assertMatches(d, e, rel: 1e-4, "stride \(stride) \(name)") }
+            XCTAssertEqual(one, two, "oneDNN at 1 and 2 threads, stride \(stride)")
+        }
+        guard CPUInfo.current.avx2 else { throw XCTSkip("oneDNN has no jit kernel on this CPU; the engine's path ran") }
+        XCTAssertNotNil(DNNLConvolution.plan(x: x.shape, w: w.shape, stride: [1, 1, 1], padding: [1, 1, 1], dilation: [1, 1, 1],
+                                             groups: 1, bias: true))
     }
 
     func testWinogradAgreesWithIm2col() {

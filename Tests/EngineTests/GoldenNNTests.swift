@@ -1,6 +1,6 @@
 import XCTest
 import Foundation
-import Engine
+@testable import Engine
 import NN
 
 // Layers, losses, optimisers and schedules against PyTorch (fixtures from scripts/golden/nn_fixtures.py).
@@ -30,8 +30,25 @@ private func checkLayer(_ c: FixtureCase, _ forward: (Tensor) -> Tensor, paramet
 }
 
 final class GoldenConvolutionTests: XCTestCase {
-    func testConvolutions() {
-        let f = Fixture.load("conv")
+    func testConvolutions() { checkConvolutions("conv") }
+
+    /// Groups-1 3D convolutions, which run on oneDNN on CPUs with AVX2 or AVX-512 (`DNNLConvolution`): forward and
+    /// both gradients against PyTorch, strides 1 and 2, odd and anisotropic sizes, blocked and plain channel counts.
+    func testConv3dKernelsMatchPyTorch() {
+        checkConvolutions("conv3d_kernels")
+        let f = Fixture.load("conv3d_kernels")
+        if CPUInfo.current.avx2 {
+            for name in f.caseNames {
+                let c = f.case(name), x = c.tensor("x"), w = c.tensor("weight")
+                XCTAssertNotNil(DNNLConvolution.plan(x: x.shape, w: w.shape, stride: c.ints("stride"), padding: c.ints("padding"),
+                                                     dilation: c.ints("dilation"), groups: 1, bias: c.bool("has_bias")),
+                                "\(name) should run on oneDNN on this CPU")
+            }
+        }
+    }
+
+    func checkConvolutions(_ fixture: String) {
+        let f = Fixture.load(fixture)
         for name in f.caseNames {
             let c = f.case(name)
             let w = c.tensor("weight")

@@ -198,6 +198,41 @@ func segmentationCase(_ name: String, inChannels: Int, width: Int, batch: Int, s
     }
 }
 
+/// A 3D U-Net stage: two (Conv3d 3×3×3 + InstanceNorm3d + LeakyReLU(0.01)).
+final class Stage3d: Module {
+    var body: Sequential
+    init(_ c: Int) {
+        body = Sequential((0..<2).flatMap { _ in
+            [Conv3d(c, c, kernelSize: 3, padding: 1), InstanceNorm3d(c, affine: true), LeakyReLU(negativeSlope: 0.01)] as [Layer]
+        })
+    }
+    func callAsFunction(_ x: Tensor) -> Tensor { body(x) }
+}
+
+/// One 3D layer (or stage), batch 2: forward, both gradients (the input's too) and an Adam step; loss mean(y²).
+func layerCase(_ name: String, _ shape: [Int], _ make: @escaping () -> (Module, (Tensor) -> Tensor)) -> Case {
+    Case(name: name) {
+        ParamInit.seed(0)
+        var rng = RNG(seed: 1)
+        let (module, forward) = make()
+        let x = Tensor.randn(shape, std: 1, rng: &rng, requiresGrad: true)
+        return trainingStep(module, { x.zeroGrad(); return forward(x) }) { ($0 * $0).mean() }
+    }
+}
+
+func single(_ l: Layer) -> (Module, (Tensor) -> Tensor) { (l, { l($0) }) }
+
+let layer3dCases: [Case] = [(1, 16, 48), (16, 16, 48), (32, 32, 24), (64, 64, 12), (128, 128, 6)].map { cin, cout, size in
+    layerCase("conv3d_\(cin)to\(cout)_\(size)", [2, cin, size, size, size]) { single(Conv3d(cin, cout, kernelSize: 3, padding: 1)) }
+} + [
+    layerCase("convT3d_64to32_12", [2, 64, 12, 12, 12]) { single(ConvTranspose3d(64, 32, kernelSize: 2, stride: 2)) },
+    layerCase("inorm_lrelu3d_32_48", [2, 32, 48, 48, 48]) {
+        let s = Sequential([InstanceNorm3d(32, affine: true), LeakyReLU(negativeSlope: 0.01)] as [Layer])
+        return (s, { s($0) })
+    },
+    layerCase("unet3d_stage_32_48", [2, 32, 48, 48, 48]) { let s = Stage3d(32); return (s, { s($0) }) },
+]
+
 let cases: [Case] = [
     segmentationCase("unet16_b8_1x64", inChannels: 1, width: 16, batch: 8, size: 64),
     segmentationCase("unet16_b8_1x128", inChannels: 1, width: 16, batch: 8, size: 128),
@@ -210,7 +245,7 @@ let cases: [Case] = [
         let target = Tensor.randn([8, 256, 192], std: 1, rng: &rng)
         return trainingStep(model, { model(x) }) { Loss.mse($0, target) }
     },
-]
+] + layer3dCases
 
 // MARK: - PyTorch side
 
@@ -310,6 +345,7 @@ cpuClock = options.cpu
 if let only = options.only, only != "kernels", !cases.contains(where: { $0.name == only }) {
     fail("unknown case \(only); cases: \(cases.map { $0.name }.joined(separator: ", ")), kernels")
 }
+for line in MachineReport.header() + MachineReport.rates() { print(line) }
 print("threads \(Threads.count), warm-up \(options.warmup), timed steps \(options.iters), load \(fmt(loadAverage(), 2))"
       + (options.cpu ? ", CPU time" : ""))
 var rows: [[String: Any]] = []

@@ -2,7 +2,7 @@
 
 Run with the reference environment:  /work/venv/bin/python scripts/golden/nn_fixtures.py
 Writes Tests/EngineTests/Fixtures/{conv,conv_transpose,pool,interpolate,norm,activation,loss,optim,schedule,
-pool_ceil,loss_smoothing}.json
+pool_ceil,loss_smoothing,conv3d_kernels}.json
 and mixed.safetensors.
 
 Inputs and weights are drawn in float32 (torch.manual_seed) and stored; references are computed by PyTorch in
@@ -523,6 +523,22 @@ def parity_cases():
     return pools, losses
 
 
+def conv3d_kernel_cases():
+    """3D convolutions of groups 1, the ones the engine runs on oneDNN: strides 1 and 2, odd and anisotropic sizes,
+    channel counts that give oneDNN's blocked layouts (16) and ones that do not, a UNETR-like patch embedding."""
+    seed(20261201)
+    return {
+        "s1_odd": conv_case(3, 1, 3, 5, [5, 3, 7], [3, 3, 3], [1, 1, 1], [1, 1, 1], [1, 1, 1], 1),
+        "s2_odd": conv_case(3, 1, 4, 6, [7, 5, 3], [3, 3, 3], [2, 2, 2], [1, 1, 1], [1, 1, 1], 1),
+        "blocked_16to8_s1": conv_case(3, 1, 16, 8, [3, 3, 3], [3, 3, 3], [1, 1, 1], [1, 1, 1], [1, 1, 1], 1),
+        "blocked_8to16_s2_nobias": conv_case(3, 1, 8, 16, [5, 4, 5], [3, 3, 1], [2, 2, 2], [1, 1, 0], [1, 1, 1], 1,
+                                             bias=False),
+        "pointwise_s2": conv_case(3, 1, 16, 8, [3, 4, 5], [1, 1, 1], [2, 2, 2], [0, 0, 0], [1, 1, 1], 1),
+        "anisotropic_dilated": conv_case(3, 1, 5, 7, [5, 4, 5], [3, 1, 3], [1, 2, 1], [1, 0, 1], [2, 1, 1], 1),
+        "patch_embed_k4s4": conv_case(3, 1, 1, 16, [8, 8, 4], [4, 4, 4], [4, 4, 4], [0, 0, 0], [1, 1, 1], 1),
+    }
+
+
 def main():
     seed(20240611)
     write_fixture(os.path.join(FIXTURES, "conv.json"), conv_cases())
@@ -538,6 +554,8 @@ def main():
     pools, losses = parity_cases()
     write_fixture(os.path.join(FIXTURES, "pool_ceil.json"), pools)
     write_fixture(os.path.join(FIXTURES, "loss_smoothing.json"), losses)
+    # Appended later with a seed of its own, so that the files above keep their values.
+    write_fixture(os.path.join(FIXTURES, "conv3d_kernels.json"), conv3d_kernel_cases())
 
 
 if __name__ == "__main__":

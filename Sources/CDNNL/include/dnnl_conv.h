@@ -1,0 +1,32 @@
+#ifndef REPRO_DNNL_CONV_H
+#define REPRO_DNNL_CONV_H
+// Convolutions through oneDNN (the library PyTorch runs its CPU convolutions on), behind a plain C interface for
+// the engine. Tensors stay in the engine's layout (N, C, spatial..., weights O, I, kernel...); a plan reorders them
+// to the blocked layouts oneDNN's kernels want and back, inside each call.
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct repro_conv_plan repro_conv_plan;
+
+// A plan for one geometry, created once and cached (thread-safe). `rank` spatial dims (1–3); arrays have `rank`
+// entries; padding is symmetric; dilation 1 = none. Returns NULL when oneDNN has no kernel for it.
+repro_conv_plan *repro_conv_plan_get(int rank, int batch, int cin, int cout, const int *image, const int *kernel,
+                                     const int *stride, const int *padding, const int *dilation, int has_bias);
+// The implementation oneDNN chose for the forward pass, e.g. "jit:avx512_core", "gemm:jit" or "ref:any".
+const char *repro_conv_plan_impl(const repro_conv_plan *plan);
+
+// y = conv(x, w) + b (b may be NULL when the plan has no bias).
+int repro_conv_forward(repro_conv_plan *plan, int threads, const float *x, const float *w, const float *b, float *y);
+// dx = the input gradient for output gradient dy.
+int repro_conv_backward_data(repro_conv_plan *plan, int threads, const float *dy, const float *w, float *dx);
+// dw = the weight gradient (overwritten).
+int repro_conv_backward_weights(repro_conv_plan *plan, int threads, const float *x, const float *dy, float *dw);
+
+// "major.minor.patch" of the loaded oneDNN.
+const char *repro_dnnl_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
