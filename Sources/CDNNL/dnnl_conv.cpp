@@ -27,6 +27,7 @@ struct repro_conv_plan {
     convolution_backward_weights::primitive_desc bwd_weights_pd;
     convolution_backward_weights bwd_weights;
     memory::dims strides, pad, dil;
+    int threads = 1;
     std::string impl;
 };
 
@@ -61,12 +62,22 @@ struct Call {
         args.insert({arg, m});
         outputs.push_back({m, u});
     }
-    void run(primitive &prim) {
+    // The scratchpad is the call's own (scratchpad_mode::user), so that parts of a batch can run the same plan on
+    // several threads at once whatever oneDNN's build does with its shared scratchpad.
+    void run(primitive &prim, const memory::desc &scratch) {
+        memory pad(scratch, eng);
+        args.insert({DNNL_ARG_SCRATCHPAD, pad});
         prim.execute(s, args);
         for (auto &o : outputs) reorder(o.first, o.second).execute(s, o.first, o.second);
         s.wait();
     }
 };
+
+primitive_attr userScratchpad() {
+    primitive_attr a;
+    a.set_scratchpad_mode(scratchpad_mode::user);
+    return a;
+}
 
 template <class F> int guarded(F f) {
     try { f(); return 0; } catch (const dnnl::error &e) {
@@ -78,8 +89,8 @@ template <class F> int guarded(F f) {
 
 extern "C" repro_conv_plan *repro_conv_plan_get(int rank, int batch, int cin, int cout, const int *image,
                                                 const int *kernel, const int *stride, const int *padding,
-                                                const int *dilation, int has_bias) {
-    std::string key = std::to_string(rank) + "|" + std::to_string(batch) + "|" + std::to_string(cin) + "|" +
+                                                const int *dilation, int has_bias, int threads) {
+    std::string key = std::to_string(threads) + "|" + std::to_string(rank) + "|" + std::to_string(batch) + "|" + std::to_string(cin) + "|" +
                       std::to_string(cout) + "|" + std::to_string(has_bias);
     for (int a = 0; a < rank; a++)
         key += "|" + std::to_string(image[a]) + "," + std::to_string(kernel[a]) + "," + std::to_string(stride[a]) +
@@ -90,6 +101,8 @@ extern "C" repro_conv_plan *repro_conv_plan_get(int rank, int batch, int cin, in
     repro_conv_plan *made = nullptr;
     try {
         auto p = std::make_unique<repro_conv_plan>();
+        p->threads = threads;
+        omp_set_num_threads(threads);
         memory::dims xd{batch, cin}, wd{cout, cin}, yd{batch, cout};
         for (int a = 0; a < rank; a++) {
             int reach = dilation[a] * (kernel[a] - 1) + 1;
@@ -107,7 +120,7 @@ extern "C" repro_conv_plan *repro_conv_plan_get(int rank, int batch, int cin, in
         auto d = convolution_forward::desc(prop_kind::forward_training, algorithm::convolution_direct,
                                            anyLike(p->x_user), anyLike(p->w_user), p->b_user, anyLike(p->y_user),
                                            p->strides, p->dil, p->pad, p->pad);
-        p->fwd_pd = convolution_forward::primitive_desc(d, p->eng);
+        p->fwd_pd = convolution_forward::primitive_desc(d, userScratchpad(), p->eng);
         p->fwd = convolution_forward(p->fwd_pd);
         p->impl = p->fwd_pd.impl_info_str();
         made = p.get();
@@ -120,53 +133,51 @@ extern "C" repro_conv_plan *repro_conv_plan_get(int rank, int batch, int cin, in
 
 extern "C" const char *repro_conv_plan_impl(const repro_conv_plan *plan) { return plan->impl.c_str(); }
 
-extern "C" int repro_conv_forward(repro_conv_plan *p, int threads, const float *x, const float *w, const float *b,
-                                  float *y) {
+extern "C" int repro_conv_forward(repro_conv_plan *p, const float *x, const float *w, const float *b, float *y) {
     return guarded([&] {
-        omp_set_num_threads(threads);
+        omp_set_num_threads(p->threads);
         Call c(p->eng);
         c.input(DNNL_ARG_SRC, p->fwd_pd.src_desc(), p->x_user, x);
         c.input(DNNL_ARG_WEIGHTS, p->fwd_pd.weights_desc(), p->w_user, w);
         if (b) c.input(DNNL_ARG_BIAS, p->fwd_pd.bias_desc(), p->b_user, b);
         c.output(DNNL_ARG_DST, p->fwd_pd.dst_desc(), p->y_user, y);
-        c.run(p->fwd);
+        c.run(p->fwd, p->fwd_pd.scratchpad_desc());
     });
 }
 
-extern "C" int repro_conv_backward_data(repro_conv_plan *p, int threads, const float *dy, const float *w, float *dx) {
+extern "C" int repro_conv_backward_data(repro_conv_plan *p, const float *dy, const float *w, float *dx) {
     return guarded([&] {
+        omp_set_num_threads(p->threads);
         std::call_once(p->bwd_data_once, [&] {
             auto d = convolution_backward_data::desc(algorithm::convolution_direct, anyLike(p->x_user),
                                                      anyLike(p->w_user), anyLike(p->y_user), p->strides, p->dil,
                                                      p->pad, p->pad);
-            p->bwd_data_pd = convolution_backward_data::primitive_desc(d, p->eng, p->fwd_pd);
+            p->bwd_data_pd = convolution_backward_data::primitive_desc(d, userScratchpad(), p->eng, p->fwd_pd);
             p->bwd_data = convolution_backward_data(p->bwd_data_pd);
         });
-        omp_set_num_threads(threads);
         Call c(p->eng);
         c.input(DNNL_ARG_DIFF_DST, p->bwd_data_pd.diff_dst_desc(), p->y_user, dy);
         c.input(DNNL_ARG_WEIGHTS, p->bwd_data_pd.weights_desc(), p->w_user, w);
         c.output(DNNL_ARG_DIFF_SRC, p->bwd_data_pd.diff_src_desc(), p->x_user, dx);
-        c.run(p->bwd_data);
+        c.run(p->bwd_data, p->bwd_data_pd.scratchpad_desc());
     });
 }
 
-extern "C" int repro_conv_backward_weights(repro_conv_plan *p, int threads, const float *x, const float *dy,
-                                           float *dw) {
+extern "C" int repro_conv_backward_weights(repro_conv_plan *p, const float *x, const float *dy, float *dw) {
     return guarded([&] {
+        omp_set_num_threads(p->threads);
         std::call_once(p->bwd_weights_once, [&] {
             auto d = convolution_backward_weights::desc(algorithm::convolution_direct, anyLike(p->x_user),
                                                         anyLike(p->w_user), anyLike(p->y_user), p->strides, p->dil,
                                                         p->pad, p->pad);
-            p->bwd_weights_pd = convolution_backward_weights::primitive_desc(d, p->eng, p->fwd_pd);
+            p->bwd_weights_pd = convolution_backward_weights::primitive_desc(d, userScratchpad(), p->eng, p->fwd_pd);
             p->bwd_weights = convolution_backward_weights(p->bwd_weights_pd);
         });
-        omp_set_num_threads(threads);
         Call c(p->eng);
         c.input(DNNL_ARG_SRC, p->bwd_weights_pd.src_desc(), p->x_user, x);
         c.input(DNNL_ARG_DIFF_DST, p->bwd_weights_pd.diff_dst_desc(), p->y_user, dy);
         c.output(DNNL_ARG_DIFF_WEIGHTS, p->bwd_weights_pd.diff_weights_desc(), p->w_user, dw);
-        c.run(p->bwd_weights);
+        c.run(p->bwd_weights, p->bwd_weights_pd.scratchpad_desc());
     });
 }
 

@@ -641,11 +641,17 @@ extension Tensor {
                      "conv: weight \(w.shape) does not fit \(cin) input channels in \(groups) groups")
         let geo = ConvGeometry(channels: cin, image: Array(x.shape[2...]), kernel: Array(w.shape[2...]),
                                stride: stride, padding: padding, dilation: dilation)
+        let map = ConvMapping(geo: geo, groups: groups, batch: n, outer: cout)
         if let plan = DNNLConvolution.plan(x: x.shape, w: w.shape, stride: stride, padding: padding, dilation: dilation,
                                            groups: groups, bias: bias != nil) {
-            return convolutionDNNL(plan, x, w, bias: bias, outShape: [n, cout] + geo.outShape)
+            return convolutionDNNL(plan, x, w, bias: bias, stride: stride, padding: padding, dilation: dilation,
+                                   outShape: [n, cout] + geo.outShape) { g in
+                // oneDNN has no fast kernel for a part of the batch: the engine's own weight gradient.
+                let gw = Tensor.empty(w.shape)
+                map.weightGradient(image: x.ptr, y: g.ptr, into: gw.ptr)
+                return gw
+            }
         }
-        let map = ConvMapping(geo: geo, groups: groups, batch: n, outer: cout)
         let out = Tensor.empty([n, cout] + geo.outShape)
         map.apply(image: x.ptr, weight: w.ptr, into: out.ptr)
         if let b = bias { addChannelBias(out, b) }

@@ -10,7 +10,7 @@ public enum MachineReport {
         return [
             "CPU      \(cpu.brand.isEmpty ? "unknown" : cpu.brand), \(cpu.vendor.rawValue) family \(cpu.family) model \(cpu.model), \(cpu.vectorExtension)",
             "BLAS     \(blas.summary)",
-            "conv3d   \(DNNLConvolution.summary)",
+            "conv     \(DNNLConvolution.summary)",
             "threads  \(Threads.count) (REPRO_THREADS, default: all cores)",
             "SIMD     the engine's C code built for \(BLASRuntime.buildSIMDBits)-bit vectors",
         ]

@@ -30,7 +30,15 @@ private func checkLayer(_ c: FixtureCase, _ forward: (Tensor) -> Tensor, paramet
 }
 
 final class GoldenConvolutionTests: XCTestCase {
-    func testConvolutions() { checkConvolutions("conv") }
+    /// Both paths against PyTorch: oneDNN (groups-1 2D/3D where it has a fast kernel) and the engine's own kernels.
+    func testConvolutions() {
+        checkConvolutions("conv")
+        let saved = DNNLConvolution.enabled
+        DNNLConvolution.enabled = false
+        defer { DNNLConvolution.enabled = saved }
+        checkConvolutions("conv")
+        checkConvolutions("conv3d_kernels")
+    }
 
     /// Groups-1 3D convolutions, which run on oneDNN on CPUs with AVX2 or AVX-512 (`DNNLConvolution`): forward and
     /// both gradients against PyTorch, strides 1 and 2, odd and anisotropic sizes, blocked and plain channel counts.

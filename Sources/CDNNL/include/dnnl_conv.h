@@ -9,19 +9,22 @@ extern "C" {
 
 typedef struct repro_conv_plan repro_conv_plan;
 
-// A plan for one geometry, created once and cached (thread-safe). `rank` spatial dims (1–3); arrays have `rank`
-// entries; padding is symmetric; dilation 1 = none. Returns NULL when oneDNN has no kernel for it.
+// A plan for one geometry and thread count, created once and cached (thread-safe). oneDNN fixes a kernel's thread
+// partition when it creates it, and a kernel run with fewer threads than it was made for waits forever at its
+// barriers, so a plan runs with exactly `threads` threads. `rank` spatial dims (1–3); arrays have `rank` entries;
+// padding is symmetric; dilation 1 = none. Returns NULL when oneDNN has no kernel for it.
 repro_conv_plan *repro_conv_plan_get(int rank, int batch, int cin, int cout, const int *image, const int *kernel,
-                                     const int *stride, const int *padding, const int *dilation, int has_bias);
+                                     const int *stride, const int *padding, const int *dilation, int has_bias,
+                                     int threads);
 // The implementation oneDNN chose for the forward pass, e.g. "jit:avx512_core", "gemm:jit" or "ref:any".
 const char *repro_conv_plan_impl(const repro_conv_plan *plan);
 
 // y = conv(x, w) + b (b may be NULL when the plan has no bias).
-int repro_conv_forward(repro_conv_plan *plan, int threads, const float *x, const float *w, const float *b, float *y);
+int repro_conv_forward(repro_conv_plan *plan, const float *x, const float *w, const float *b, float *y);
 // dx = the input gradient for output gradient dy.
-int repro_conv_backward_data(repro_conv_plan *plan, int threads, const float *dy, const float *w, float *dx);
+int repro_conv_backward_data(repro_conv_plan *plan, const float *dy, const float *w, float *dx);
 // dw = the weight gradient (overwritten).
-int repro_conv_backward_weights(repro_conv_plan *plan, int threads, const float *x, const float *dy, float *dw);
+int repro_conv_backward_weights(repro_conv_plan *plan, const float *x, const float *dy, float *dw);
 
 // "major.minor.patch" of the loaded oneDNN.
 const char *repro_dnnl_version(void);
