@@ -67,6 +67,71 @@ class Stage3d(nn.Module):
         return self.body(x)
 
 
+class Bottleneck(nn.Module):
+    """torchvision's ResNet-50 bottleneck (v1.5: the stride on the 3x3 conv); torchvision is not needed."""
+
+    def __init__(self, cin, planes, stride=1):
+        super().__init__()
+        out = planes * 4
+        self.conv1, self.bn1 = nn.Conv2d(cin, planes, 1, bias=False), nn.BatchNorm2d(planes)
+        self.conv2, self.bn2 = nn.Conv2d(planes, planes, 3, stride, 1, bias=False), nn.BatchNorm2d(planes)
+        self.conv3, self.bn3 = nn.Conv2d(planes, out, 1, bias=False), nn.BatchNorm2d(out)
+        self.downsample = (nn.Sequential(nn.Conv2d(cin, out, 1, stride, bias=False), nn.BatchNorm2d(out))
+                           if stride != 1 or cin != out else None)
+
+    def forward(self, x):
+        h = torch.relu(self.bn1(self.conv1(x)))
+        h = torch.relu(self.bn2(self.conv2(h)))
+        h = self.bn3(self.conv3(h))
+        return torch.relu(h + (self.downsample(x) if self.downsample is not None else x))
+
+
+class ResNetUNet(nn.Module):
+    """ResNet-50 encoder + segmentation_models_pytorch's Unet decoder (256/128/64/32/16, nearest x2, two
+    conv3x3-BN-ReLU per block), conv3x3 head; the same graph as Models/ResNetUNet.swift."""
+
+    def __init__(self, cin=1, classes=14, decoder=(256, 128, 64, 32, 16)):
+        super().__init__()
+        self.conv1, self.bn1 = nn.Conv2d(cin, 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64)
+        stages, c = [], 64
+        for planes, blocks, stride in [(64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 2)]:
+            layers = []
+            for i in range(blocks):
+                layers.append(Bottleneck(c, planes, stride if i == 0 else 1))
+                c = planes * 4
+            stages.append(nn.Sequential(*layers))
+        self.stages = nn.ModuleList(stages)
+        skips, c = [1024, 512, 256, 64, 0], 2048
+        self.blocks = nn.ModuleList()
+        for out, skip in zip(decoder, skips):
+            self.blocks.append(nn.Sequential(
+                nn.Conv2d(c + skip, out, 3, padding=1, bias=False), nn.BatchNorm2d(out), nn.ReLU(inplace=True),
+                nn.Conv2d(out, out, 3, padding=1, bias=False), nn.BatchNorm2d(out), nn.ReLU(inplace=True)))
+            c = out
+        self.head = nn.Conv2d(decoder[-1], classes, 3, padding=1)
+
+    def forward(self, x):
+        s = torch.relu(self.bn1(self.conv1(x)))
+        feats = [s]
+        h = nn.functional.max_pool2d(s, 3, 2, 1)
+        for st in self.stages:
+            h = st(h)
+            feats.append(h)
+        h = feats.pop()
+        for blk in self.blocks:
+            h = nn.functional.interpolate(h, scale_factor=2, mode="nearest")
+            if feats:
+                h = torch.cat([h, feats.pop()], 1)
+            h = blk(h)
+        return self.head(h)
+
+
+def unetr(size):
+    from monai.networks.nets import UNETR
+    return UNETR(in_channels=1, out_channels=14, img_size=size, feature_size=8, hidden_size=192, mlp_dim=768,
+                 num_heads=3, norm_name="instance", res_block=True)
+
+
 def layer3d_cases():
     """Single 3D layers, batch 2: forward and both gradients (input and weight) plus an Adam step."""
     for cin, cout, size in [(1, 16, 48), (16, 16, 48), (32, 32, 24), (64, 64, 12), (128, 128, 6)]:
@@ -82,13 +147,18 @@ def cases():
     yield "unet64_b2_3x224", lambda: UNet(3, 64), (2, 3, 224, 224), "seg"
     yield "vit192_4blocks_b8_t256", lambda: ViTBlocks(), (8, 256, 192), "tok"
     yield from layer3d_cases()
+    # MOSMOS's networks at the engine-speed issue's configurations: AdamW + cross-entropy over 14 classes.
+    yield "unetr_f8_h192_b2_32", lambda: unetr(32), (2, 1, 32, 32, 32), "multiclass"
+    yield "unetr_f8_h192_b2_48", lambda: unetr(48), (2, 1, 48, 48, 48), "multiclass"
+    yield "resnet50_unet_b8_1x128", lambda: ResNetUNet(), (8, 1, 128, 128), "multiclass"
 
 
 def time_case(make, shape, kind, warmup, iters, clock=time.perf_counter):
     torch.manual_seed(0)
     model = make()
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    opt = (torch.optim.AdamW if kind == "multiclass" else torch.optim.Adam)(model.parameters(), lr=1e-3)
     x = torch.randn(*shape, requires_grad=(kind == "layer"))
+    labels = torch.randint(0, 14, (shape[0],) + tuple(shape[2:])) if kind == "multiclass" else None
     y = (torch.rand(shape[0], 1, shape[2], shape[3]) > 0.5).float() if kind == "seg" else torch.randn(*shape)
     times = []
     for i in range(warmup + iters):
@@ -97,6 +167,8 @@ def time_case(make, shape, kind, warmup, iters, clock=time.perf_counter):
         out = model(x)
         if kind == "seg":
             loss = nn.functional.binary_cross_entropy_with_logits(out, y)
+        elif kind == "multiclass":
+            loss = nn.functional.cross_entropy(out, labels)
         elif kind == "layer":
             x.grad = None
             loss = (out * out).mean()

@@ -118,7 +118,8 @@ public final class VisionTransformer: Module {
         return pos_drop(Tensor.concat([cls, patches], axis: 1) + pos_embed)
     }
 
-    /// The output of every block, [B, 1 + N, D] each (UNETR taps blocks 3, 6, 9 and 12); the last one after `norm`.
+    /// The output of every block, [B, 1 + N, D] each; the last one after `norm`. (UNETR, `Models/UNETR.swift`, taps
+    /// the outputs of blocks 4, 7 and 10 counting from 1, MONAI's hidden_states_out[3], [6], [9], and the normalised end.)
     public func hiddenStates(_ x: Tensor) -> [Tensor] {
         var h = embed(x)
         var out: [Tensor] = []

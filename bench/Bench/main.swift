@@ -26,6 +26,7 @@ import Foundation
 import COpenBLAS
 import Engine
 import NN
+import Models
 
 // MARK: - Options
 
@@ -233,6 +234,32 @@ let layer3dCases: [Case] = [(1, 16, 48), (16, 16, 48), (32, 32, 24), (64, 64, 12
     layerCase("unet3d_stage_32_48", [2, 32, 48, 48, 48]) { let s = Stage3d(32); return (s, { s($0) }) },
 ]
 
+/// MOSMOS's networks: AdamW and cross-entropy over 14 classes on random labels.
+func multiclassCase(_ name: String, _ shape: [Int], _ make: @escaping () -> (Module, (Tensor) -> Tensor)) -> Case {
+    Case(name: name) {
+        ParamInit.seed(0)
+        var rng = RNG(seed: 1)
+        let (model, forward) = make()
+        let x = Tensor.randn(shape, std: 1, rng: &rng)
+        let labels = (0..<(shape[0] * shape.dropFirst(2).reduce(1, *))).map { _ in rng.int(14) }
+        let opt = AdamW(model.trainableParameters, lr: 1e-3)
+        return {
+            opt.zeroGrad()
+            Loss.crossEntropy(forward(x), labels).backward()
+            opt.step()
+        }
+    }
+}
+
+let mosmosCases: [Case] = [32, 48].map { size in
+    multiclassCase("unetr_f8_h192_b2_\(size)", [2, 1, size, size, size]) {
+        let m = UNETR(.benchmark(imageSize: size))
+        return (m, { m($0) })
+    }
+} + [
+    multiclassCase("resnet50_unet_b8_1x128", [8, 1, 128, 128]) { let m = ResNetUNet(); return (m, { m($0) }) },
+]
+
 let cases: [Case] = [
     segmentationCase("unet16_b8_1x64", inChannels: 1, width: 16, batch: 8, size: 64),
     segmentationCase("unet16_b8_1x128", inChannels: 1, width: 16, batch: 8, size: 128),
@@ -245,7 +272,7 @@ let cases: [Case] = [
         let target = Tensor.randn([8, 256, 192], std: 1, rng: &rng)
         return trainingStep(model, { model(x) }) { Loss.mse($0, target) }
     },
-] + layer3dCases
+] + layer3dCases + mosmosCases
 
 // MARK: - PyTorch side
 
