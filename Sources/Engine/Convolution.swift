@@ -642,9 +642,9 @@ extension Tensor {
         let geo = ConvGeometry(channels: cin, image: Array(x.shape[2...]), kernel: Array(w.shape[2...]),
                                stride: stride, padding: padding, dilation: dilation)
         let map = ConvMapping(geo: geo, groups: groups, batch: n, outer: cout)
-        if let plan = DNNLConvolution.plan(x: x.shape, w: w.shape, stride: stride, padding: padding, dilation: dilation,
-                                           groups: groups, bias: bias != nil) {
-            return convolutionDNNL(plan, x, w, bias: bias, stride: stride, padding: padding, dilation: dilation,
+        if let parts = DNNLConvolution.partPlans(x: x.shape, w: w.shape, stride: stride, padding: padding, dilation: dilation,
+                                                 groups: groups, bias: bias != nil, wholeThreads: Threads.count) {
+            return convolutionDNNL(parts, x, w, bias: bias, stride: stride, padding: padding, dilation: dilation,
                                    outShape: [n, cout] + geo.outShape) { g in
                 // oneDNN has no fast kernel for a part of the batch: the engine's own weight gradient.
                 let gw = Tensor.empty(w.shape)

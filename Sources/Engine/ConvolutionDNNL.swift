@@ -13,14 +13,15 @@ import CDNNL
 // there the engine's Winograd is as fast, and the reorders of 25 MB activations cost what oneDNN saves). Keeping
 // Winograd layers on the engine and the rest on oneDNN was slower than either everywhere but at 224² (1759 ms).
 //
-// Determinism. oneDNN's forward and input-gradient kernels gave the same bits at 1 and 2 threads on every shape we
-// tried (no output is summed across threads), so they run on oneDNN's own threads. Its weight gradient does sum
-// per-thread partials for some shapes (TMC's 4-channel layers gave other bits at 2 threads), so the engine cuts
-// the batch into a fixed number of parts (by shape, never by thread count), has oneDNN compute each part's weight
-// gradient on one thread, runs the parts on its own threads and adds them in part order. One and two threads then
-// train to the same bits (EndToEndTests). The price: a batch of one computes its weight gradient on one thread.
-// oneDNN's results differ in the last bits from the engine's own kernels (another summation order), within the
-// golden tolerances.
+// Threads and determinism. The engine cuts a batch into a fixed number of parts (by shape, never by thread count),
+// has oneDNN run each part on one thread and runs the parts on its own threads; weight gradients of the parts are
+// added in part order. oneDNN's own OpenMP threads are not used for batches of two or more, for two reasons: its
+// weight gradient sums per-thread partials for some shapes (TMC's 4-channel layers gave other bits at 2 threads,
+// caught by EndToEndTests.testOneAndTwoThreadsTrainToIdenticalCurves), and libgomp's workers spin after each
+// parallel region, which on two cores took the cores from the engine's threads (`partPlans`). One and two threads
+// therefore train to the same bits. A batch of one runs forward and input gradient on oneDNN's threads (they gave
+// the same bits at 1 and 2 threads on every shape tried) and its weight gradient on one thread. oneDNN's results
+// differ in the last bits from the engine's own kernels (another summation order), within the golden tolerances.
 //
 // Only where oneDNN has a real kernel (`jit`/`brg` implementations, i.e. AVX2 or AVX-512 CPUs): its reference
 // kernels are slower than the engine's. Grouped, depthwise and transposed convolutions and 1D stay on the engine
@@ -60,17 +61,52 @@ enum DNNLConvolution {
     }
 }
 
+extension DNNLConvolution {
+    /// Where a batch is cut: min(n, 4) contiguous parts, by shape only.
+    static func partBounds(_ n: Int) -> [Int] {
+        let parts = Swift.min(n, ConvMapping.weightGradientParts)
+        return (0...parts).map { $0 * n / parts }
+    }
+
+    /// Plans for the parts of a batch, nil when oneDNN should not run it. Each part runs on one oneDNN thread and
+    /// the engine runs the parts on its own threads, so no OpenMP team is ever formed: libgomp's workers spin for a
+    /// while after each parallel region, and on two cores that spinning took the cores from the engine's threads
+    /// (20 % of a Conv3d 64→64 step's cycles were in libgomp's wait loop). A batch of one is one part on
+    /// `wholeThreads` oneDNN threads.
+    static func partPlans(x: [Int], w: [Int], stride: [Int], padding: [Int], dilation: [Int], groups: Int, bias: Bool,
+                          wholeThreads: Int) -> (bounds: [Int], plans: [OpaquePointer])? {
+        let bounds = partBounds(x[0])
+        var plans: [OpaquePointer] = []
+        for p in 0..<(bounds.count - 1) {
+            guard let plan = plan(x: [bounds[p + 1] - bounds[p]] + x.dropFirst(), w: w, stride: stride, padding: padding,
+                                  dilation: dilation, groups: groups, bias: bias, threads: x[0] == 1 ? wholeThreads : 1)
+            else { return nil }
+            plans.append(plan)
+        }
+        return (bounds, plans)
+    }
+}
+
 extension Tensor {
-    /// The convolution of `convolution(...)` on a oneDNN plan, with the same gradients. `plan` is for the whole
-    /// batch; the weight gradient uses plans for the batch's parts.
-    static func convolutionDNNL(_ plan: OpaquePointer, _ x: Tensor, _ w: Tensor, bias: Tensor?, stride: [Int], padding: [Int],
-                                dilation: [Int], outShape: [Int], weightGradientByEngine: @escaping (Tensor) -> Tensor) -> Tensor {
+    /// The convolution of `convolution(...)` on oneDNN plans for the batch's parts, with the same gradients.
+    static func convolutionDNNL(_ parts: (bounds: [Int], plans: [OpaquePointer]), _ x: Tensor, _ w: Tensor, bias: Tensor?,
+                                stride: [Int], padding: [Int], dilation: [Int], outShape: [Int],
+                                weightGradientByEngine: @escaping (Tensor) -> Tensor) -> Tensor {
         let out = Tensor.empty(outShape)
-        DNNLConvolution.check(repro_conv_forward(plan, x.ptr, w.ptr, bias?.ptr, out.ptr), "forward")
+        let n = x.shape[0], xPer = x.count / n, yPer = out.count / n
+        let (bounds, plans) = parts
+        parallelItems(plans.count) { p in
+            let lo = bounds[p]
+            DNNLConvolution.check(repro_conv_forward(plans[p], x.ptr + lo * xPer, w.ptr, bias?.ptr, out.ptr + lo * yPer), "forward")
+        }
         return record(out, "conv\(x.rank - 2)d", [x, w] + (bias.map { [$0] } ?? [])) { g in
             if x.requiresGrad {
                 let gx = Tensor.empty(x.shape)
-                DNNLConvolution.check(repro_conv_backward_data(plan, g.ptr, w.ptr, gx.ptr), "input gradient")
+                parallelItems(plans.count) { p in
+                    let lo = bounds[p]
+                    DNNLConvolution.check(repro_conv_backward_data(plans[p], g.ptr + lo * yPer, w.ptr, gx.ptr + lo * xPer),
+                                          "input gradient")
+                }
                 x.takeGradient(gx)
             }
             if w.requiresGrad {
@@ -85,15 +121,10 @@ extension Tensor {
     /// nil when oneDNN has no fast kernel for a part's shape.
     static func weightGradientDNNL(_ x: Tensor, _ g: Tensor, _ wShape: [Int], stride: [Int], padding: [Int],
                                    dilation: [Int]) -> Tensor? {
-        let n = x.shape[0], parts = Swift.min(n, ConvMapping.weightGradientParts)
-        let xPer = x.count / n, gPer = g.count / n, wCount = wShape.reduce(1, *)
-        let bounds = (0...parts).map { $0 * n / parts }
-        var plans: [OpaquePointer] = []
-        for p in 0..<parts {
-            guard let plan = DNNLConvolution.plan(x: [bounds[p + 1] - bounds[p]] + x.shape.dropFirst(), w: wShape, stride: stride,
-                                                  padding: padding, dilation: dilation, groups: 1, bias: false, threads: 1) else { return nil }
-            plans.append(plan)
-        }
+        guard let (bounds, plans) = DNNLConvolution.partPlans(x: x.shape, w: wShape, stride: stride, padding: padding,
+                                                              dilation: dilation, groups: 1, bias: false, wholeThreads: 1)
+        else { return nil }
+        let n = x.shape[0], xPer = x.count / n, gPer = g.count / n, wCount = wShape.reduce(1, *), parts = plans.count
         let partial = Tensor.empty([parts, wCount])
         parallelItems(parts) { p in
             let lo = bounds[p]
