@@ -140,7 +140,7 @@ public final class SegmentationRunner {
             state = try Checkpoint.load(from: ckpt, model: model, optimizer: optimizer)
             log("\(label): resuming after epoch \(state.epoch) (best val Dice \(fmt(state.bestScore)) at epoch \(state.bestEpoch))")
         }
-        var rng = RNG(seed: UInt64(plan.seed)).fork("order")
+        let rng = RNG(seed: UInt64(plan.seed)).fork("order")
         let stepsPerEpoch = (data.train.count + r.batchSize - 1) / r.batchSize
         let bar = ProgressBar(label: label, total: r.maxEpochs * stepsPerEpoch, enabled: progress)
         bar.advance(to: state.epoch * stepsPerEpoch)
@@ -167,7 +167,6 @@ public final class SegmentationRunner {
                 optimizer.step()
                 bar.advance(to: state.epoch * stepsPerEpoch + s + 1)
             }
-            _ = rng
             let probs = SegmentationRunner.predict(model, data.val, batchSize: r.batchSize, encodeText: plan.encodeText)
             let val = SegmentationRunner.score(probs, data.val)
             let vDice = SegmentationRunner.mean(val, "Dice")
