@@ -22,7 +22,6 @@ void repro_cpu_read(repro_cpu_t *o) {
     if (family == 0xf) family += (a >> 20) & 0xff;
     if (family == 0x6 || family >= 0xf) model += ((a >> 16) & 0xf) << 4;
     o->family = family; o->model = model;
-    o->sse42 = (c >> 20) & 1;
     o->fma = (c >> 12) & 1;
     int osxsave = (c >> 27) & 1, avx = (c >> 28) & 1;
     unsigned long long xcr0 = osxsave ? xgetbv0() : 0;

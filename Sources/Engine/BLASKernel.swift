@@ -140,7 +140,7 @@ public struct BLASRuntime: Sendable {
         return "\(config) (\(library)), kernel \(core) (\(why))"
     }
 
-    /// The widest vector extension the engine's C support code was compiled for (the Swift kernels use the same
-    /// flags; see Package.swift).
+    /// The widest vector extension the engine's C support code was compiled for. No target sets -march or a target
+    /// CPU, so the Swift kernels are built for the same baseline x86-64.
     public static var buildSIMDBits: Int { Int(repro_build_simd_bits()) }
 }

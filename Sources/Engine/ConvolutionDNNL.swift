@@ -25,7 +25,7 @@ import CDNNL
 //
 // Only where oneDNN has a real kernel (`jit`/`brg` implementations, i.e. AVX2 or AVX-512 CPUs): its reference
 // kernels are slower than the engine's. Grouped, depthwise and transposed convolutions and 1D stay on the engine
-// (ConvTranspose3d 64→32 at 12³ already ran at 0.94× PyTorch).
+// (ConvTranspose3d 64→32 at 12³ ran at 0.94–1.03× PyTorch on the engine).
 enum DNNLConvolution {
     /// `REPRO_DNNL=0` turns oneDNN off (for comparing the two paths); tests switch it to reach the engine's own path.
     nonisolated(unsafe) static var enabled: Bool = ProcessInfo.processInfo.environment["REPRO_DNNL"] != "0"
@@ -41,19 +41,20 @@ enum DNNLConvolution {
         let s = stride.map(Int32.init), p = padding.map(Int32.init), d = dilation.map(Int32.init)
         guard let plan = repro_conv_plan_get(Int32(r), Int32(x[0]), Int32(x[1]), Int32(w[0]), image, kernel, s, p, d,
                                              bias ? 1 : 0, Int32(threads)) else { return nil }
-        let impl = String(cString: repro_conv_plan_impl(plan))
+        let impl = implementation(plan)
         return impl.hasPrefix("jit") || impl.hasPrefix("brg") ? plan : nil
     }
+
+    static func implementation(_ plan: OpaquePointer) -> String { String(cString: repro_conv_plan_impl(plan)) }
 
     /// Which path groups-1 convolutions take here, with oneDNN's kernel for a UNETR-like layer.
     static var summary: String {
         guard enabled else { return "the engine's im2col + GEMM and Winograd (oneDNN turned off by REPRO_DNNL=0)" }
-        let probe = [2, 32, 24, 24, 24]
-        guard let plan = repro_conv_plan_get(3, 2, 32, 32, probe[2...].map(Int32.init), [3, 3, 3], [1, 1, 1], [1, 1, 1], [1, 1, 1], 1, 1),
-              case let impl = String(cString: repro_conv_plan_impl(plan)), impl.hasPrefix("jit") || impl.hasPrefix("brg") else {
+        guard let plan = plan(x: [2, 32, 24, 24, 24], w: [32, 32, 3, 3, 3], stride: [1, 1, 1], padding: [1, 1, 1],
+                              dilation: [1, 1, 1], groups: 1, bias: true, threads: 1) else {
             return "the engine's im2col + GEMM (oneDNN \(version) has no fast kernel for this CPU)"
         }
-        return "oneDNN \(version), kernel \(impl) (groups-1 2D and 3D convolutions; others on the engine)"
+        return "oneDNN \(version), kernel \(implementation(plan)) (groups-1 2D and 3D convolutions; others on the engine)"
     }
 
     static func check(_ status: Int32, _ what: String) {

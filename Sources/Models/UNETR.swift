@@ -14,7 +14,7 @@ import NN
 // mlp.fc1/fc2 where MONAI has attn.qkv, attn.out_proj, mlp.linear1/linear2), and MONAI 1.4+ adds an unused
 // `norm_cross_attn` LayerNorm to every block (2·hidden parameters each), which is left out here. Loading MONAI
 // weights therefore needs a name map, and parameter counts differ by exactly 2·hidden·layers
-// (`UNETRTests.testParameterCountMatchesMONAIUpToItsUnusedCrossAttentionNorms`).
+// (`MOSMOSNetworkTests.testUNETRParameterCountMatchesMONAIUpToItsUnusedCrossAttentionNorms`).
 
 /// Hyperparameters of a UNETR. `paper` is the UNETR paper's BTCV model (96³, ViT-B/16 sizes, feature size 16).
 public struct UNETRConfig: Equatable, Sendable {
@@ -46,7 +46,7 @@ public struct UNETRConfig: Equatable, Sendable {
 }
 
 /// MONAI's UnetResBlock with instance norm: conv-norm-LeakyReLU-conv-norm, a 1×1×1 conv + norm on the residual when
-/// the channel count (or stride) changes, sum, LeakyReLU. Convolutions have no bias (the norm follows).
+/// the channel count changes (UNETR's blocks all have stride 1), sum, LeakyReLU. Convolutions have no bias (the norm follows).
 public final class UnetResBlock: Layer {
     public var conv1: Conv3d
     public var conv2: Conv3d

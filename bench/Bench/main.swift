@@ -178,8 +178,9 @@ struct Case {
     let make: () -> () -> Void
 }
 
-func trainingStep(_ model: Module, _ forward: @escaping () -> Tensor, _ loss: @escaping (Tensor) -> Tensor) -> () -> Void {
-    let opt = Adam(model.trainableParameters, lr: 1e-3)
+func trainingStep(_ model: Module, optimizer: ([Tensor]) -> Optimizer = { Adam($0, lr: 1e-3) },
+                  _ forward: @escaping () -> Tensor, _ loss: @escaping (Tensor) -> Tensor) -> () -> Void {
+    let opt = optimizer(model.trainableParameters)
     return {
         opt.zeroGrad()
         let l = loss(forward())
@@ -242,12 +243,7 @@ func multiclassCase(_ name: String, _ shape: [Int], _ make: @escaping () -> (Mod
         let (model, forward) = make()
         let x = Tensor.randn(shape, std: 1, rng: &rng)
         let labels = (0..<(shape[0] * shape.dropFirst(2).reduce(1, *))).map { _ in rng.int(14) }
-        let opt = AdamW(model.trainableParameters, lr: 1e-3)
-        return {
-            opt.zeroGrad()
-            Loss.crossEntropy(forward(x), labels).backward()
-            opt.step()
-        }
+        return trainingStep(model, optimizer: { AdamW($0, lr: 1e-3) }, { forward(x) }) { Loss.crossEntropy($0, labels) }
     }
 }
 

@@ -6,7 +6,7 @@
 typedef struct {
     int vendor;            // 1 Intel, 2 AMD, 0 other
     int family, model;     // display family and model (extended fields folded in, as /proc/cpuinfo shows them)
-    int sse42, avx, fma, avx2;
+    int avx, fma, avx2;
     int avx512f, avx512bw, avx512dq, avx512vl;
     int os_ymm, os_zmm;    // the OS saves the AVX (ymm) and AVX-512 (zmm, opmask) registers: XCR0
     char brand[49];
