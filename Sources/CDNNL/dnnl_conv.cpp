@@ -28,7 +28,7 @@ struct repro_conv_plan {
     convolution_backward_weights bwd_weights;
     memory::dims strides, pad, dil;
     int threads = 1;
-    std::string impl;
+    std::string impl, bwd_data_impl, bwd_weights_impl;
 };
 
 namespace {
@@ -85,6 +85,29 @@ template <class F> int guarded(F f) {
         return 1;
     }
 }
+
+// Backward primitives are built on first use (a frozen or first layer never needs them); the caller has set the
+// plan's thread count, which oneDNN fixes when it creates a primitive.
+void ensureBackwardData(repro_conv_plan *p) {
+    std::call_once(p->bwd_data_once, [&] {
+        auto d = convolution_backward_data::desc(algorithm::convolution_direct, anyLike(p->x_user), anyLike(p->w_user),
+                                                 anyLike(p->y_user), p->strides, p->dil, p->pad, p->pad);
+        p->bwd_data_pd = convolution_backward_data::primitive_desc(d, userScratchpad(), p->eng, p->fwd_pd);
+        p->bwd_data = convolution_backward_data(p->bwd_data_pd);
+        p->bwd_data_impl = p->bwd_data_pd.impl_info_str();
+    });
+}
+
+void ensureBackwardWeights(repro_conv_plan *p) {
+    std::call_once(p->bwd_weights_once, [&] {
+        auto d = convolution_backward_weights::desc(algorithm::convolution_direct, anyLike(p->x_user),
+                                                    anyLike(p->w_user), anyLike(p->y_user), p->strides, p->dil,
+                                                    p->pad, p->pad);
+        p->bwd_weights_pd = convolution_backward_weights::primitive_desc(d, userScratchpad(), p->eng, p->fwd_pd);
+        p->bwd_weights = convolution_backward_weights(p->bwd_weights_pd);
+        p->bwd_weights_impl = p->bwd_weights_pd.impl_info_str();
+    });
+}
 }  // namespace
 
 extern "C" repro_conv_plan *repro_conv_plan_get(int rank, int batch, int cin, int cout, const int *image,
@@ -131,7 +154,17 @@ extern "C" repro_conv_plan *repro_conv_plan_get(int rank, int batch, int cin, in
     return made;
 }
 
-extern "C" const char *repro_conv_plan_impl(const repro_conv_plan *plan) { return plan->impl.c_str(); }
+extern "C" const char *repro_conv_plan_impl(repro_conv_plan *plan, int direction) {
+    if (direction == 0) return plan->impl.c_str();
+    const char *failed = "none";
+    guarded([&] {
+        omp_set_num_threads(plan->threads);
+        if (direction == 1) ensureBackwardData(plan); else ensureBackwardWeights(plan);
+        failed = nullptr;
+    });
+    if (failed) return failed;
+    return (direction == 1 ? plan->bwd_data_impl : plan->bwd_weights_impl).c_str();
+}
 
 extern "C" int repro_conv_forward(repro_conv_plan *p, const float *x, const float *w, const float *b, float *y) {
     return guarded([&] {
@@ -148,13 +181,7 @@ extern "C" int repro_conv_forward(repro_conv_plan *p, const float *x, const floa
 extern "C" int repro_conv_backward_data(repro_conv_plan *p, const float *dy, const float *w, float *dx) {
     return guarded([&] {
         omp_set_num_threads(p->threads);
-        std::call_once(p->bwd_data_once, [&] {
-            auto d = convolution_backward_data::desc(algorithm::convolution_direct, anyLike(p->x_user),
-                                                     anyLike(p->w_user), anyLike(p->y_user), p->strides, p->dil,
-                                                     p->pad, p->pad);
-            p->bwd_data_pd = convolution_backward_data::primitive_desc(d, userScratchpad(), p->eng, p->fwd_pd);
-            p->bwd_data = convolution_backward_data(p->bwd_data_pd);
-        });
+        ensureBackwardData(p);
         Call c(p->eng);
         c.input(DNNL_ARG_DIFF_DST, p->bwd_data_pd.diff_dst_desc(), p->y_user, dy);
         c.input(DNNL_ARG_WEIGHTS, p->bwd_data_pd.weights_desc(), p->w_user, w);
@@ -166,13 +193,7 @@ extern "C" int repro_conv_backward_data(repro_conv_plan *p, const float *dy, con
 extern "C" int repro_conv_backward_weights(repro_conv_plan *p, const float *x, const float *dy, float *dw) {
     return guarded([&] {
         omp_set_num_threads(p->threads);
-        std::call_once(p->bwd_weights_once, [&] {
-            auto d = convolution_backward_weights::desc(algorithm::convolution_direct, anyLike(p->x_user),
-                                                        anyLike(p->w_user), anyLike(p->y_user), p->strides, p->dil,
-                                                        p->pad, p->pad);
-            p->bwd_weights_pd = convolution_backward_weights::primitive_desc(d, userScratchpad(), p->eng, p->fwd_pd);
-            p->bwd_weights = convolution_backward_weights(p->bwd_weights_pd);
-        });
+        ensureBackwardWeights(p);
         Call c(p->eng);
         c.input(DNNL_ARG_SRC, p->bwd_weights_pd.src_desc(), p->x_user, x);
         c.input(DNNL_ARG_DIFF_DST, p->bwd_weights_pd.diff_dst_desc(), p->y_user, dy);

@@ -1,4 +1,5 @@
 import Foundation
+import CDNNL
 
 // Convolution over 1, 2 or 3 spatial dimensions (PyTorch layout: x [N, C, D?, H?, W], w [Cout, Cin/groups, k...]).
 //
@@ -642,35 +643,33 @@ extension Tensor {
         let geo = ConvGeometry(channels: cin, image: Array(x.shape[2...]), kernel: Array(w.shape[2...]),
                                stride: stride, padding: padding, dilation: dilation)
         let map = ConvMapping(geo: geo, groups: groups, batch: n, outer: cout)
+        // The engine's own gradients; the oneDNN path falls back on them where oneDNN has no fast kernel.
+        let inputGradient = { (g: Tensor) -> Tensor in
+            let gx = Tensor.empty(x.shape)
+            if let reverse = map.reversed(), cout <= cin || Winograd23(reverse) != nil {
+                let flipped = ConvMapping.flippedTranspose(w, groups: groups)
+                withExtendedLifetime(flipped) { reverse.apply(image: g.ptr, weight: flipped.ptr, into: gx.ptr) }
+            } else {
+                map.adjoint(weight: w.ptr, y: g.ptr, into: gx.ptr)
+            }
+            return gx
+        }
+        let weightGradient = { (g: Tensor) -> Tensor in
+            let gw = Tensor.empty(w.shape)
+            map.weightGradient(image: x.ptr, y: g.ptr, into: gw.ptr)
+            return gw
+        }
         if let parts = DNNLConvolution.partPlans(x: x.shape, w: w.shape, stride: stride, padding: padding, dilation: dilation,
                                                  groups: groups, bias: bias != nil, wholeThreads: Threads.count) {
             return convolutionDNNL(parts, x, w, bias: bias, stride: stride, padding: padding, dilation: dilation,
-                                   outShape: [n, cout] + geo.outShape) { g in
-                // oneDNN has no fast kernel for a part of the batch: the engine's own weight gradient.
-                let gw = Tensor.empty(w.shape)
-                map.weightGradient(image: x.ptr, y: g.ptr, into: gw.ptr)
-                return gw
-            }
+                                   outShape: [n, cout] + geo.outShape, byEngine: (inputGradient, weightGradient))
         }
         let out = Tensor.empty([n, cout] + geo.outShape)
         map.apply(image: x.ptr, weight: w.ptr, into: out.ptr)
         if let b = bias { addChannelBias(out, b) }
         return record(out, "conv\(r)d", [x, w] + (bias.map { [$0] } ?? [])) { g in
-            if x.requiresGrad {
-                let gx = Tensor.empty(x.shape)
-                if let reverse = map.reversed(), cout <= cin || Winograd23(reverse) != nil {
-                    let flipped = ConvMapping.flippedTranspose(w, groups: groups)
-                    withExtendedLifetime(flipped) { reverse.apply(image: g.ptr, weight: flipped.ptr, into: gx.ptr) }
-                } else {
-                    map.adjoint(weight: w.ptr, y: g.ptr, into: gx.ptr)
-                }
-                x.takeGradient(gx)
-            }
-            if w.requiresGrad {
-                let gw = Tensor.empty(w.shape)
-                map.weightGradient(image: x.ptr, y: g.ptr, into: gw.ptr)
-                w.takeGradient(gw)
-            }
+            if x.requiresGrad { x.takeGradient(inputGradient(g)) }
+            if w.requiresGrad { w.takeGradient(weightGradient(g)) }
             if let b = bias, b.requiresGrad { b.takeGradient(channelSums(g, shape: b.shape)) }
         }
     }
@@ -699,19 +698,41 @@ extension Tensor {
                                stride: stride, padding: padding, dilation: dilation)
         precondition(geo.outShape == Array(x.shape[2...]), "convTranspose: geometry mismatch \(geo.outShape) vs \(x.shape)")
         let map = ConvMapping(geo: geo, groups: groups, batch: n, outer: cin)
+        // Forward, input gradient and weight gradient are those of the convolution `map` with the roles swapped:
+        // its input gradient, its forward, and its weight gradient with the output's gradient as its image.
+        let forward = { (into: Tensor) in map.adjoint(weight: w.ptr, y: x.ptr, into: into.ptr) }
+        let inputGradient = { (g: Tensor) -> Tensor in
+            let gx = Tensor.empty(x.shape)
+            map.apply(image: g.ptr, weight: w.ptr, into: gx.ptr)
+            return gx
+        }
+        let weightGradient = { (g: Tensor) -> Tensor in
+            let gw = Tensor.empty(w.shape)
+            map.weightGradient(image: g.ptr, y: x.ptr, into: gw.ptr)
+            return gw
+        }
         let out = Tensor.empty([n, cout] + size)
-        map.adjoint(weight: w.ptr, y: x.ptr, into: out.ptr)
+        let parts = DNNLConvolution.partPlans(x: out.shape, w: w.shape, stride: stride, padding: padding, dilation: dilation,
+                                              groups: groups, bias: false, wholeThreads: Threads.count)
+        if let parts = parts, DNNLConvolution.isFast(parts.plans, .inputGradient) {
+            runParts(parts, x, out) { repro_conv_backward_data($0, $1, w.ptr, $2) }
+        } else {
+            forward(out)
+        }
         if let b = bias { addChannelBias(out, b) }
         return record(out, "convTranspose\(r)d", [x, w] + (bias.map { [$0] } ?? [])) { g in
             if x.requiresGrad {
-                let gx = Tensor.empty(x.shape)
-                map.apply(image: g.ptr, weight: w.ptr, into: gx.ptr)
-                x.takeGradient(gx)
+                if let parts = parts {
+                    let gx = Tensor.empty(x.shape)
+                    runParts(parts, g, gx) { repro_conv_forward($0, $1, w.ptr, nil, $2) }
+                    x.takeGradient(gx)
+                } else {
+                    x.takeGradient(inputGradient(g))
+                }
             }
             if w.requiresGrad {
-                let gw = Tensor.empty(w.shape)
-                map.weightGradient(image: g.ptr, y: x.ptr, into: gw.ptr)
-                w.takeGradient(gw)
+                w.takeGradient((parts == nil ? nil : weightGradientDNNL(g, x, w.shape, stride: stride, padding: padding,
+                                                                         dilation: dilation)) ?? weightGradient(g))
             }
             if let b = bias, b.requiresGrad { b.takeGradient(channelSums(g, shape: b.shape)) }
         }

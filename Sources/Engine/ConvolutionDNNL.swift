@@ -23,9 +23,10 @@ import CDNNL
 // the same bits at 1 and 2 threads on every shape tried) and its weight gradient on one thread. oneDNN's results
 // differ in the last bits from the engine's own kernels (another summation order), within the golden tolerances.
 //
-// Only where oneDNN has a real kernel (`jit`/`brg` implementations, i.e. AVX2 or AVX-512 CPUs): its reference
-// kernels are slower than the engine's. Grouped, depthwise and transposed convolutions and 1D stay on the engine
-// (ConvTranspose3d 64→32 at 12³ ran at 0.94–1.03× PyTorch on the engine).
+// Only where oneDNN has a real kernel (`jit`/`brg` implementations, i.e. AVX2 or AVX-512 CPUs), checked for each
+// direction: its reference and GEMM-based kernels are slower than the engine's. Transposed convolutions of groups 1
+// run on the same plans with forward and input gradient swapped (ConvTranspose3d 64→32 at 12³, batch 2: 7.1 ms on
+// the engine, 5.2 ms so, PyTorch 6.9–7.4). Grouped and depthwise convolutions and 1D stay on the engine.
 enum DNNLConvolution {
     /// `REPRO_DNNL=0` turns oneDNN off (for comparing the two paths); tests switch it to reach the engine's own path.
     nonisolated(unsafe) static var enabled: Bool = ProcessInfo.processInfo.environment["REPRO_DNNL"] != "0"
@@ -41,11 +42,23 @@ enum DNNLConvolution {
         let s = stride.map(Int32.init), p = padding.map(Int32.init), d = dilation.map(Int32.init)
         guard let plan = repro_conv_plan_get(Int32(r), Int32(x[0]), Int32(x[1]), Int32(w[0]), image, kernel, s, p, d,
                                              bias ? 1 : 0, Int32(threads)) else { return nil }
-        let impl = implementation(plan)
-        return impl.hasPrefix("jit") || impl.hasPrefix("brg") ? plan : nil
+        return isFast(plan, Direction.forward) ? plan : nil
     }
 
-    static func implementation(_ plan: OpaquePointer) -> String { String(cString: repro_conv_plan_impl(plan)) }
+    enum Direction: Int32 { case forward = 0, inputGradient = 1, weightGradient = 2 }
+
+    static func implementation(_ plan: OpaquePointer, _ direction: Direction = .forward) -> String {
+        String(cString: repro_conv_plan_impl(plan, direction.rawValue))
+    }
+
+    /// oneDNN's direct kernels (`jit`, `brg`); its GEMM-based (`x64:gemm:jit`) and reference ones are slower than
+    /// the engine's.
+    static func isFast(_ plan: OpaquePointer, _ direction: Direction) -> Bool {
+        let impl = implementation(plan, direction)
+        return impl.hasPrefix("jit") || impl.hasPrefix("brg")
+    }
+
+    static func isFast(_ plans: [OpaquePointer], _ direction: Direction) -> Bool { plans.allSatisfy { isFast($0, direction) } }
 
     /// Which path groups-1 convolutions take here, with oneDNN's kernel for a UNETR-like layer.
     static var summary: String {
@@ -89,32 +102,42 @@ extension DNNLConvolution {
 }
 
 extension Tensor {
-    /// The convolution of `convolution(...)` on oneDNN plans for the batch's parts, with the same gradients.
+    /// The convolution of `convolution(...)` on oneDNN plans for the batch's parts, with the same gradients. A
+    /// gradient for which oneDNN has only a GEMM-based or reference kernel is the engine's (`byEngine`): oneDNN's
+    /// x64:gemm weight gradient for 8→8 channels at 48³ builds its im2col one float at a time, and the engine's own
+    /// kernel ran that layer's step in 50 ms against 71.
     static func convolutionDNNL(_ parts: (bounds: [Int], plans: [OpaquePointer]), _ x: Tensor, _ w: Tensor, bias: Tensor?,
                                 stride: [Int], padding: [Int], dilation: [Int], outShape: [Int],
-                                weightGradientByEngine: @escaping (Tensor) -> Tensor) -> Tensor {
+                                byEngine: (input: (Tensor) -> Tensor, weight: (Tensor) -> Tensor)) -> Tensor {
         let out = Tensor.empty(outShape)
-        let n = x.shape[0], xPer = x.count / n, yPer = out.count / n
-        let (bounds, plans) = parts
-        parallelItems(plans.count) { p in
-            let lo = bounds[p]
-            DNNLConvolution.check(repro_conv_forward(plans[p], x.ptr + lo * xPer, w.ptr, bias?.ptr, out.ptr + lo * yPer), "forward")
-        }
+        let plans = parts.plans
+        runParts(parts, x, out) { repro_conv_forward($0, $1, w.ptr, bias?.ptr, $2) }
         return record(out, "conv\(x.rank - 2)d", [x, w] + (bias.map { [$0] } ?? [])) { g in
             if x.requiresGrad {
-                let gx = Tensor.empty(x.shape)
-                parallelItems(plans.count) { p in
-                    let lo = bounds[p]
-                    DNNLConvolution.check(repro_conv_backward_data(plans[p], g.ptr + lo * yPer, w.ptr, gx.ptr + lo * xPer),
-                                          "input gradient")
+                if DNNLConvolution.isFast(plans, .inputGradient) {
+                    let gx = Tensor.empty(x.shape)
+                    runParts(parts, g, gx) { repro_conv_backward_data($0, $1, w.ptr, $2) }
+                    x.takeGradient(gx)
+                } else {
+                    x.takeGradient(byEngine.input(g))
                 }
-                x.takeGradient(gx)
             }
             if w.requiresGrad {
                 w.takeGradient(weightGradientDNNL(x, g, w.shape, stride: stride, padding: padding, dilation: dilation)
-                               ?? weightGradientByEngine(g))
+                               ?? byEngine.weight(g))
             }
             if let b = bias, b.requiresGrad { b.takeGradient(channelSums(g, shape: b.shape)) }
+        }
+    }
+
+    /// `call(plan, source part, destination part)` for every part of the batch, parts on the engine's threads;
+    /// `source` and `destination` are cut at the same sample bounds.
+    static func runParts(_ parts: (bounds: [Int], plans: [OpaquePointer]), _ source: Tensor, _ destination: Tensor,
+                         _ call: (OpaquePointer, UnsafePointer<Float>, UnsafeMutablePointer<Float>) -> Int32) {
+        let n = source.shape[0], sPer = source.count / n, dPer = destination.count / n
+        parallelItems(parts.plans.count) { p in
+            let lo = parts.bounds[p]
+            DNNLConvolution.check(call(parts.plans[p], source.ptr + lo * sPer, destination.ptr + lo * dPer), "convolution")
         }
     }
 
@@ -123,7 +146,8 @@ extension Tensor {
     static func weightGradientDNNL(_ x: Tensor, _ g: Tensor, _ wShape: [Int], stride: [Int], padding: [Int],
                                    dilation: [Int]) -> Tensor? {
         guard let (bounds, plans) = DNNLConvolution.partPlans(x: x.shape, w: wShape, stride: stride, padding: padding,
-                                                              dilation: dilation, groups: 1, bias: false, wholeThreads: 1)
+                                                              dilation: dilation, groups: 1, bias: false, wholeThreads: 1),
+              DNNLConvolution.isFast(plans, .weightGradient)
         else { return nil }
         let n = x.shape[0], xPer = x.count / n, gPer = g.count / n, wCount = wShape.reduce(1, *), parts = plans.count
         let partial = Tensor.empty([parts, wCount])

@@ -78,8 +78,29 @@ final class GoldenConvolutionTests: XCTestCase {
         }
     }
 
+    /// Both paths against PyTorch; groups-1 3D transposed convolutions (`conv_transpose3d_kernels`) run on oneDNN's
+    /// convolution kernels on CPUs with AVX2 or AVX-512.
     func testTransposedConvolutions() {
-        let f = Fixture.load("conv_transpose")
+        if CPUInfo.current.avx2 {
+            let f = Fixture.load("conv_transpose3d_kernels")
+            for name in f.caseNames {
+                let c = f.case(name), x = c.tensor("x"), w = c.tensor("weight"), y = c.tensor("output")
+                XCTAssertNotNil(DNNLConvolution.plan(x: y.shape, w: w.shape, stride: c.ints("stride"), padding: c.ints("padding"),
+                                                     dilation: c.ints("dilation"), groups: 1, bias: false),
+                                "\(name) (input \(x.shape)) should run on oneDNN on this CPU")
+            }
+        }
+        for engineOnly in [false, true] {
+            let saved = DNNLConvolution.enabled
+            DNNLConvolution.enabled = !engineOnly
+            defer { DNNLConvolution.enabled = saved }
+            checkTransposedConvolutions("conv_transpose")
+            checkTransposedConvolutions("conv_transpose3d_kernels")
+        }
+    }
+
+    func checkTransposedConvolutions(_ fixture: String) {
+        let f = Fixture.load(fixture)
         for name in f.caseNames {
             let c = f.case(name)
             let w = c.tensor("weight")

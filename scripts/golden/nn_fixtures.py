@@ -539,6 +539,22 @@ def conv3d_kernel_cases():
     }
 
 
+def conv_transpose3d_kernel_cases():
+    """3D transposed convolutions of groups 1, which the engine runs on oneDNN's convolution kernels with the roles
+    of forward and input gradient swapped: UNETR's 2×2×2 stride 2, odd sizes with output padding, blocked channels."""
+    seed(20261202)
+    return {
+        "unetr_up_k2s2": conv_transpose_case(3, 1, 16, 8, [3, 3, 4], [2, 2, 2], [2, 2, 2], [0, 0, 0], [0, 0, 0],
+                                             [1, 1, 1], 1, bias=False),
+        "k3s2_odd_output_padding": conv_transpose_case(3, 1, 5, 3, [3, 4, 5], [3, 3, 3], [2, 2, 2], [1, 1, 1],
+                                                       [1, 0, 1], [1, 1, 1], 1),
+        "k313s1_blocked": conv_transpose_case(3, 1, 16, 16, [3, 3, 3], [3, 1, 3], [1, 1, 1], [1, 0, 1], [0, 0, 0],
+                                            [1, 1, 1], 1),
+        "anisotropic": conv_transpose_case(3, 1, 4, 6, [2, 3, 3], [3, 2, 1], [1, 2, 2], [0, 0, 0], [0, 1, 1],
+                                           [1, 1, 1], 1),
+    }
+
+
 def main():
     seed(20240611)
     write_fixture(os.path.join(FIXTURES, "conv.json"), conv_cases())
@@ -556,6 +572,7 @@ def main():
     write_fixture(os.path.join(FIXTURES, "loss_smoothing.json"), losses)
     # Appended later with a seed of its own, so that the files above keep their values.
     write_fixture(os.path.join(FIXTURES, "conv3d_kernels.json"), conv3d_kernel_cases())
+    write_fixture(os.path.join(FIXTURES, "conv_transpose3d_kernels.json"), conv_transpose3d_kernel_cases())
 
 
 if __name__ == "__main__":

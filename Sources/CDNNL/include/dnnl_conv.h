@@ -16,8 +16,10 @@ typedef struct repro_conv_plan repro_conv_plan;
 repro_conv_plan *repro_conv_plan_get(int rank, int batch, int cin, int cout, const int *image, const int *kernel,
                                      const int *stride, const int *padding, const int *dilation, int has_bias,
                                      int threads);
-// The implementation oneDNN chose for the forward pass, e.g. "jit:avx512_core", "gemm:jit" or "ref:any".
-const char *repro_conv_plan_impl(const repro_conv_plan *plan);
+// The implementation oneDNN chose for the forward pass (direction 0), the input gradient (1) or the weight gradient
+// (2), e.g. "jit:avx512_core", "x64:gemm:jit" or "ref:any"; "none" when oneDNN has none. Asking for a backward
+// direction builds its primitive.
+const char *repro_conv_plan_impl(repro_conv_plan *plan, int direction);
 
 // y = conv(x, w) + b (b may be NULL when the plan has no bias).
 int repro_conv_forward(repro_conv_plan *plan, const float *x, const float *w, const float *b, float *y);
