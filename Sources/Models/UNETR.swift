@@ -45,7 +45,7 @@ public struct UNETRConfig: Equatable, Sendable {
     public var grid: Int { imageSize / patchSize }
 }
 
-/// MONAI's UnetResBlock with instance norm: conv-norm-LeakyReLU-conv-norm, a 1×1×1 conv + norm on the residual when
+/// MONAI's UnetResBlock with instance norm: conv-norm-LeakyReLU (fused into the norm)-conv-norm, a 1×1×1 conv + norm on the residual when
 /// the channel count changes (UNETR's blocks all have stride 1), sum, LeakyReLU. Convolutions have no bias (the norm follows).
 public final class UnetResBlock: Layer {
     public var conv1: Conv3d
@@ -58,7 +58,7 @@ public final class UnetResBlock: Layer {
     public init(_ inChannels: Int, _ outChannels: Int) {
         conv1 = Conv3d(inChannels, outChannels, kernelSize: 3, padding: 1, bias: false)
         conv2 = Conv3d(outChannels, outChannels, kernelSize: 3, padding: 1, bias: false)
-        norm1 = InstanceNorm3d(outChannels)
+        norm1 = InstanceNorm3d(outChannels, fusedLeakyReLU: 0.01)
         norm2 = InstanceNorm3d(outChannels)
         if inChannels != outChannels {
             conv3 = Conv3d(inChannels, outChannels, kernelSize: 1, bias: false)
@@ -67,7 +67,7 @@ public final class UnetResBlock: Layer {
     }
 
     public override func forward(_ x: Tensor) -> Tensor {
-        let h = norm2(conv2(norm1(conv1(x)).leakyRelu(0.01)))
+        let h = norm2(conv2(norm1(conv1(x))))
         let residual = conv3.map { norm3!($0(x)) } ?? x
         return (h + residual).leakyRelu(0.01)
     }

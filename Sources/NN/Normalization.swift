@@ -131,16 +131,20 @@ public final class GroupNorm: Layer {
 
 /// Instance normalisation (torch.nn.InstanceNorm2d/3d with track_running_stats=False, the PyTorch default):
 /// every sample and channel is normalised by its own statistics in training and evaluation alike.
+/// `fusedLeakyReLU: slope` applies LeakyReLU(slope) inside the same kernel, with the same values as the two layers
+/// one after the other (the norm-activation pairs of MONAI's blocks).
 open class InstanceNorm: Layer {
     public var weight: Tensor?
     public var bias: Tensor?
     public let numFeatures: Int
     public let eps: Float
+    public let fusedLeakyReLU: Float?
     let rank: Int
 
-    init(_ numFeatures: Int, eps: Float, affine: Bool, rank: Int) {
+    init(_ numFeatures: Int, eps: Float, affine: Bool, fusedLeakyReLU: Float?, rank: Int) {
         self.numFeatures = numFeatures
         self.eps = eps
+        self.fusedLeakyReLU = fusedLeakyReLU
         self.rank = rank
         weight = affine ? Tensor(filled: 1, shape: [numFeatures], requiresGrad: true) : nil
         bias = affine ? Tensor(zeros: [numFeatures], requiresGrad: true) : nil
@@ -148,18 +152,18 @@ open class InstanceNorm: Layer {
 
     open override func forward(_ x: Tensor) -> Tensor {
         precondition(x.rank == rank && x.shape[1] == numFeatures, "\(type(of: self))(\(numFeatures)) applied to \(x.shape)")
-        return Tensor.groupNorm(x, groups: numFeatures, weight: weight, bias: bias, eps: eps)
+        return Tensor.groupNorm(x, groups: numFeatures, weight: weight, bias: bias, eps: eps, negativeSlope: fusedLeakyReLU)
     }
 }
 
 public final class InstanceNorm2d: InstanceNorm {
-    public init(_ numFeatures: Int, eps: Float = 1e-5, affine: Bool = false) {
-        super.init(numFeatures, eps: eps, affine: affine, rank: 4)
+    public init(_ numFeatures: Int, eps: Float = 1e-5, affine: Bool = false, fusedLeakyReLU: Float? = nil) {
+        super.init(numFeatures, eps: eps, affine: affine, fusedLeakyReLU: fusedLeakyReLU, rank: 4)
     }
 }
 
 public final class InstanceNorm3d: InstanceNorm {
-    public init(_ numFeatures: Int, eps: Float = 1e-5, affine: Bool = false) {
-        super.init(numFeatures, eps: eps, affine: affine, rank: 5)
+    public init(_ numFeatures: Int, eps: Float = 1e-5, affine: Bool = false, fusedLeakyReLU: Float? = nil) {
+        super.init(numFeatures, eps: eps, affine: affine, fusedLeakyReLU: fusedLeakyReLU, rank: 5)
     }
 }

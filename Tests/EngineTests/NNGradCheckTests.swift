@@ -39,6 +39,41 @@ final class NNGradCheckTests: XCTestCase {
         }
     }
 
+    /// InstanceNorm with a fused LeakyReLU: finite differences at slopes 0.01 (MONAI's) and 0 (a ReLU), and the
+    /// same bits as the norm and the activation one after the other, forward and every gradient. Rows of 5 × 7 × 2
+    /// so that the vector loops' scalar tails run too.
+    func testInstanceNormWithFusedLeakyReLU() {
+        let shape = [2, 3, 5, 7, 2], half = 35
+        // Finite differences must not step across the kink: every row holds ±a with a ≥ 0.3, so its mean is 0 and
+        // every normalised value is at least 0.3·rstd·|w| from it, far beyond what a step of 3e-3 moves it.
+        var rng = RNG(seed: 21)
+        var xs = [Float]()
+        for _ in 0..<6 {
+            let a = (0..<half).map { _ in 0.3 + abs(rng.normal()) }
+            let row = a + a.map { -$0 }
+            xs += (0..<(2 * half)).map { row[($0 * 11) % (2 * half)] }
+        }
+        let smooth = [Tensor(xs, shape: shape), Tensor([0.8, -1.1, 0.6], shape: [3]), Tensor([0.02, -0.03, 0.01], shape: [3])]
+        for slope: Float in [0.01, 0] {
+            checkGradients(smooth, eps: 3e-3, rtol: 1e-2, atol: 1e-3) { t in
+                Tensor.groupNorm(t[0], groups: 3, weight: t[1], bias: t[2], eps: 1e-5, negativeSlope: slope)
+            }
+            let inputs = [randomTensor(shape, seed: 22, std: 2), randomTensor([3], seed: 23), randomTensor([3], seed: 24)]
+            func run(fused: Bool) -> [[Float]] {
+                let t = inputs.map { Tensor($0.array, shape: $0.shape, requiresGrad: true) }
+                let y = fused ? Tensor.groupNorm(t[0], groups: 3, weight: t[1], bias: t[2], eps: 1e-5, negativeSlope: slope)
+                              : Tensor.groupNorm(t[0], groups: 3, weight: t[1], bias: t[2], eps: 1e-5).leakyRelu(slope)
+                var rng = RNG(seed: 25)
+                (y * Tensor.randn(shape, rng: &rng)).sum().backward()
+                return [y.array] + t.map { $0.grad!.array }
+            }
+            let fused = run(fused: true), separate = run(fused: false)
+            for (k, name) in ["output", "input gradient", "weight gradient", "bias gradient"].enumerated() {
+                XCTAssertEqual(fused[k].map(\.bitPattern), separate[k].map(\.bitPattern), "slope \(slope): \(name)")
+            }
+        }
+    }
+
     func testSegmentationLosses() {
         let binary = Tensor((0..<18).map { Float(($0 * 7) % 3 == 0 ? 1 : 0) }, shape: [2, 1, 3, 3])
         checkGradients([randomTensor([2, 1, 3, 3], seed: 14, std: 2)], eps: 3e-3, rtol: 1e-2, atol: 1e-3) { t in
