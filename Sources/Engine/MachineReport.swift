@@ -1,4 +1,5 @@
 import Foundation
+import CEngineSupport
 
 /// What `repro doctor` and the benchmark print first: the machine and the kernels this process runs on, and two
 /// rates measured in a few seconds, so that a slow run can be traced to its cause (a generic BLAS kernel, a busy
@@ -9,10 +10,11 @@ public enum MachineReport {
         let blas = BLASRuntime.shared
         return [
             "CPU      \(cpu.brand.isEmpty ? "unknown" : cpu.brand), \(cpu.vendor.rawValue) family \(cpu.family) model \(cpu.model), \(cpu.vectorExtension)",
-            "BLAS     \(blas.summary)",
+            "GEMM     \(GEMMLibrary.summary)",
+            "BLAS     \(blas.summary)\(GEMMLibrary.current == .openBLAS ? "" : " (fallback)")",
             "conv     \(DNNLConvolution.summary)",
             "threads  \(Threads.count) (REPRO_THREADS, default: all cores)",
-            "SIMD     the engine's C code built for \(BLASRuntime.buildSIMDBits)-bit vectors",
+            "SIMD     Swift code built for \(BLASRuntime.buildSIMDBits)-bit vectors; elementwise C kernels run at \(repro_vector_kernel_bits()) bits (picked at load time)",
         ]
     }
 

@@ -1,4 +1,5 @@
 import COpenBLAS
+import CDNNL
 
 // OpenBLAS runs on the calling thread only (`BLASRuntime` sets one thread); the engine spreads GEMMs over its own
 // threads (`sgemm` below, the batch loop of `matmul`, image-parallel convolution). OpenBLAS's pthread workers wait
@@ -7,11 +8,16 @@ import COpenBLAS
 // the engine's own, and OpenBLAS's split of a small per-image GEMM (256×16×2304) ran at 47 GFLOP/s against 77 on
 // one thread.
 
-/// Row-major sgemm on the calling thread: C[m×n] = alpha·op(A)·op(B) + beta·C.
+/// Row-major sgemm on the calling thread: C[m×n] = alpha·op(A)·op(B) + beta·C, on `GEMMLibrary.current`.
 @inline(__always)
 func sgemmSerial(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
                  _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
                  _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int) {
+    if GEMMLibrary.current == .oneDNN && m > 0 && n > 0 && k > 0 {
+        let status = repro_dnnl_sgemm(transA ? 1 : 0, transB ? 1 : 0, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+        precondition(status == 0, "oneDNN sgemm failed for \(m)×\(n)×\(k)")
+        return
+    }
     _ = BLASRuntime.shared
     cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                 Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))

@@ -1,4 +1,5 @@
 import Foundation
+import CEngineSupport
 
 // Softmax and log-softmax over the last axis, fused: one pass for the max, one for the sum, one to write.
 // Attention rows and the cross-entropy both go through these.
@@ -14,7 +15,7 @@ extension Tensor {
                 let m = rowMax(x, n)
                 if m == -.infinity { for j in 0..<n { y[j] = 0 }; continue }   // fully masked row
                 // Exponentials and their sum in separate loops: the first vectorises, a running sum would not.
-                FastMath.blocks(0..<n) { j, k in FastMath.store(FastMath.expNonPositive(FastMath.load(x + j, k) - m), y + j, k) }
+                repro_exp_shifted(x, m, y, n)
                 let inv = 1 / Kernels.sum(y, n)
                 for j in 0..<n { y[j] *= inv }
             }

@@ -1,4 +1,5 @@
 import XCTest
+import CDNNL
 @testable import Engine
 
 /// The BLAS kernel rule on CPUs we cannot run on: a function of the CPU's features, the core the library reports,
@@ -78,5 +79,40 @@ final class BLASKernelTests: XCTestCase {
         for i in 0..<3 { for j in 0..<2 {
             XCTAssertEqual(c.ptr[i * 2 + j], (0..<4).map { a.ptr[i * 4 + $0] * b.ptr[$0 * 2 + j] }.reduce(0, +))
         } }
+    }
+
+    /// Products go to oneDNN only where its sgemm has a JIT kernel, and either switch keeps them on OpenBLAS.
+    func testGEMMLibraryChoice() {
+        XCTAssertEqual(GEMMLibrary.decide(environment: [:], oneDNNHasJIT: true), .oneDNN)
+        XCTAssertEqual(GEMMLibrary.decide(environment: [:], oneDNNHasJIT: false), .openBLAS)
+        XCTAssertEqual(GEMMLibrary.decide(environment: ["REPRO_GEMM": "openblas"], oneDNNHasJIT: true), .openBLAS)
+        XCTAssertEqual(GEMMLibrary.decide(environment: ["REPRO_DNNL": "0"], oneDNNHasJIT: true), .openBLAS)
+        XCTAssertEqual(GEMMLibrary.decide(environment: ["REPRO_DNNL": "1"], oneDNNHasJIT: true), .oneDNN)
+    }
+
+    /// Both libraries on products with transposes, odd sizes and beta ≠ 0 (the engine's backward passes), against
+    /// a Float64 sum; the largest is one of the ViT's shapes, which `sgemm` splits over threads.
+    func testBothGEMMLibrariesComputeTheSameProducts() {
+        let saved = GEMMLibrary.current
+        defer { GEMMLibrary.current = saved }
+        for library in repro_dnnl_sgemm_has_jit() != 0 ? [GEMMLibrary.oneDNN, .openBLAS] : [.openBLAS] {
+        GEMMLibrary.current = library
+        var rng = RNG(seed: 3)
+        for (m, n, k) in [(7, 5, 3), (33, 17, 65), (130, 70, 9), (2048, 192, 64)] {
+            for transA in [false, true] { for transB in [false, true] {
+                let a = Tensor.randn([m * k], rng: &rng), b = Tensor.randn([k * n], rng: &rng), c0 = Tensor.randn([m * n], rng: &rng)
+                let c = Tensor(c0.array, shape: [m * n])
+                sgemm(transA, transB, m, n, k, 0.5, a.ptr, transA ? m : k, b.ptr, transB ? k : n, 2, c.ptr, n)
+                for i in 0..<m { for j in 0..<n {
+                    var s = 0.0
+                    for p in 0..<k {
+                        s += Double(transA ? a.ptr[p * m + i] : a.ptr[i * k + p]) * Double(transB ? b.ptr[j * k + p] : b.ptr[p * n + j])
+                    }
+                    XCTAssertEqual(Double(c.ptr[i * n + j]), 0.5 * s + 2 * Double(c0.ptr[i * n + j]), accuracy: 1e-4 * Double(k),
+                                   "\(m)×\(n)×\(k) transA \(transA) transB \(transB) on \(library)")
+                }}
+            }}
+        }
+        }
     }
 }

@@ -26,4 +26,18 @@ int repro_blas_reselect(const char *core);
 // The widest x86 vector extension this C target was compiled for: 512, 256 or 128 bits.
 int repro_build_simd_bits(void);
 
+// Elementwise kernels with a variant per vector width, chosen at load time by the CPU (vector_kernels.c); every
+// variant gives the same bits. The vector width they run at here: 512, 256 or 128.
+int repro_vector_kernel_bits(void);
+// y = e^(x − shift) for x ≤ shift (softmax rows, shift = the row's maximum): 8e-8 relative, libm's expf 6e-8.
+void repro_exp_shifted(const float *x, float shift, float *y, long n);
+// y = x·Φ(x); Φ(x) into cdf when cdf is not NULL.
+void repro_gelu_forward(const float *x, float *y, float *cdf, long n);
+// dx = g·(Φ(x) + x·φ(x)) from the forward's Φ(x).
+void repro_gelu_backward(const float *g, const float *x, const float *cdf, float *dx, long n);
+// y = x for x > 0, else slope·x (0 for slope 0).
+void repro_rectify_forward(const float *x, float *y, float slope, long n);
+// dx = g for x > 0, else slope·g (0 for slope 0).
+void repro_rectify_backward(const float *g, const float *x, float *dx, float slope, long n);
+
 #endif
