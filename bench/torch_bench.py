@@ -134,7 +134,7 @@ def unetr(size):
 
 def layer3d_cases():
     """Single 3D layers, batch 2: forward and both gradients (input and weight) plus an Adam step."""
-    for cin, cout, size in [(1, 16, 48), (16, 16, 48), (32, 32, 24), (64, 64, 12), (128, 128, 6)]:
+    for cin, cout, size in [(1, 16, 48), (8, 8, 48), (16, 16, 48), (32, 32, 24), (64, 64, 12), (128, 128, 6)]:
         yield f"conv3d_{cin}to{cout}_{size}", (lambda cin=cin, cout=cout: nn.Conv3d(cin, cout, 3, padding=1)), (2, cin, size, size, size), "layer"
     yield "convT3d_64to32_12", lambda: nn.ConvTranspose3d(64, 32, 2, stride=2), (2, 64, 12, 12, 12), "layer"
     yield "inorm_lrelu3d_32_48", lambda: nn.Sequential(nn.InstanceNorm3d(32, affine=True), nn.LeakyReLU(0.01)), (2, 32, 48, 48, 48), "layer"

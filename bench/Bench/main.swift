@@ -200,12 +200,12 @@ func segmentationCase(_ name: String, inChannels: Int, width: Int, batch: Int, s
     }
 }
 
-/// A 3D U-Net stage: two (Conv3d 3×3×3 + InstanceNorm3d + LeakyReLU(0.01)).
+/// A 3D U-Net stage: two (Conv3d 3×3×3 + InstanceNorm3d + LeakyReLU(0.01)), norm and activation fused.
 final class Stage3d: Module {
     var body: Sequential
     init(_ c: Int) {
         body = Sequential((0..<2).flatMap { _ in
-            [Conv3d(c, c, kernelSize: 3, padding: 1), InstanceNorm3d(c, affine: true), LeakyReLU(negativeSlope: 0.01)] as [Layer]
+            [Conv3d(c, c, kernelSize: 3, padding: 1), InstanceNorm3d(c, affine: true, fusedLeakyReLU: 0.01)] as [Layer]
         })
     }
     func callAsFunction(_ x: Tensor) -> Tensor { body(x) }
@@ -224,13 +224,12 @@ func layerCase(_ name: String, _ shape: [Int], _ make: @escaping () -> (Module, 
 
 func single(_ l: Layer) -> (Module, (Tensor) -> Tensor) { (l, { l($0) }) }
 
-let layer3dCases: [Case] = [(1, 16, 48), (16, 16, 48), (32, 32, 24), (64, 64, 12), (128, 128, 6)].map { cin, cout, size in
+let layer3dCases: [Case] = [(1, 16, 48), (8, 8, 48), (16, 16, 48), (32, 32, 24), (64, 64, 12), (128, 128, 6)].map { cin, cout, size in
     layerCase("conv3d_\(cin)to\(cout)_\(size)", [2, cin, size, size, size]) { single(Conv3d(cin, cout, kernelSize: 3, padding: 1)) }
 } + [
     layerCase("convT3d_64to32_12", [2, 64, 12, 12, 12]) { single(ConvTranspose3d(64, 32, kernelSize: 2, stride: 2)) },
     layerCase("inorm_lrelu3d_32_48", [2, 32, 48, 48, 48]) {
-        let s = Sequential([InstanceNorm3d(32, affine: true), LeakyReLU(negativeSlope: 0.01)] as [Layer])
-        return (s, { s($0) })
+        single(InstanceNorm3d(32, affine: true, fusedLeakyReLU: 0.01))
     },
     layerCase("unet3d_stage_32_48", [2, 32, 48, 48, 48]) { let s = Stage3d(32); return (s, { s($0) }) },
 ]
