@@ -98,14 +98,35 @@ struct Describe: ParsableCommand {
 
 struct Evaluate: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Score saved prediction masks (PNG) against ground truth with the suite's metric code.",
-        discussion: "Pairs files by name (a ground-truth mask_<name> also matches a prediction <name>). Prints per-case Dice and IoU (LViT's convention: prediction foreground at level ≥ 128, truth foreground above 0, an empty prediction on an empty truth scores 0) and their means.")
-    @Option(help: "Folder of predicted masks.") var pred: String
-    @Option(help: "Folder of ground-truth masks.") var gt: String
+        abstract: "Score saved predictions (PNG masks or NIfTI label volumes) against ground truth with the suite's metric code.",
+        discussion: """
+        PNG masks: pairs files by name (a ground-truth mask_<name> also matches a prediction <name>). Prints per-case Dice and IoU (LViT's convention: prediction foreground at level ≥ 128, truth foreground above 0, an empty prediction on an empty truth scores 0) and their means.
+        NIfTI label volumes (.nii, .nii.gz; chosen when the ground-truth folder holds them): pairs files by name without extension and scores each class as MONAI 1.6 does: Dice with ignore_empty (undefined when the truth lacks the class) and HD95 in mm from the ground truth's voxel spacing (undefined when either mask is empty). Undefined values are empty in CSV and null in JSON, and left out of the means.
+        """)
+    @Option(help: "Folder of predictions.") var pred: String
+    @Option(help: "Folder of ground truth.") var gt: String
+    @Option(help: "NIfTI only: output format, csv or json.") var format: String = "csv"
+    @Option(help: "NIfTI only: the classes to score, e.g. 1,2,3 (default: every non-zero label in the ground truth).") var classes: String?
     func run() throws {
         let fm = FileManager.default
         for d in [pred, gt] where !fm.fileExists(atPath: d) {
-            throw ValidationError("folder \(d) does not exist; pass the folder that holds the PNG masks")
+            throw ValidationError("folder \(d) does not exist; pass the folder that holds the PNG masks or NIfTI volumes")
+        }
+        if (try fm.contentsOfDirectory(atPath: gt)).contains(where: NIfTI.isNIfTI) {
+            guard ["csv", "json"].contains(format) else { throw ValidationError("--format is csv or json, not \(format)") }
+            let declared = try classes.map { list in
+                try list.split(separator: ",").map { part -> Int32 in
+                    guard let c = Int32(part.trimmingCharacters(in: .whitespaces)), c > 0 else {
+                        throw ValidationError("--classes takes positive labels separated by commas, e.g. 1,2,3; got \(list)")
+                    }
+                    return c
+                }
+            }
+            // Data errors (a missing pair, a corrupt file, mismatched grids) end the command with their own message.
+            let result = try VolumeEvaluation.run(predictions: URL(fileURLWithPath: pred), truths: URL(fileURLWithPath: gt),
+                                                  classes: declared)
+            print(format == "json" ? result.json() : result.csv())
+            return
         }
         let gts = try fm.contentsOfDirectory(atPath: gt).filter { $0.lowercased().hasSuffix(".png") }.sorted()
         guard !gts.isEmpty else { throw ValidationError("\(gt) holds no PNG masks") }

@@ -1,0 +1,146 @@
+"""Fixtures for the suite's NIfTI reader and its MONAI-conformant per-class metrics (Tests/DataTests/Fixtures).
+
+    ~/.venvs/torch/bin/python scripts/golden/volume_fixtures.py
+
+nifti/: small volumes written by nibabel in the data types and header variants the reader supports (int16 with
+scl_slope/scl_inter and an LPS sform, uint8 labels with a qform only, int32, float32 .nii.gz), a truncated .nii.gz
+and a file that is not NIfTI; nifti/expected.json holds what nibabel reads from each (shape, zooms, best affine,
+axis codes, scaled values).
+
+label_metrics.json: label maps with anisotropic spacing and MONAI 1.6's per-class DiceMetric(include_background=False,
+ignore_empty=True) and compute_hausdorff_distance(percentile=95) on them. Arrays are stored flat in C order with
+their shape and per-axis spacing; NaN and infinity are stored as null.
+"""
+import gzip
+import json
+import math
+import os
+import warnings
+
+import nibabel as nib
+import numpy as np
+import torch
+from monai.metrics import DiceMetric, compute_hausdorff_distance
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+OUT = os.path.join(ROOT, "Tests", "DataTests", "Fixtures")
+
+
+def number(v):
+    v = float(v)
+    return None if not math.isfinite(v) else float(f"{v:.9g}")
+
+
+def nifti_fixtures():
+    folder = os.path.join(OUT, "nifti")
+    os.makedirs(folder, exist_ok=True)
+    rng = np.random.default_rng(20261201)
+    expected = {}
+
+    def save(name, img):
+        path = os.path.join(folder, name)
+        nib.save(img, path)
+        back = nib.load(path)
+        data = np.asarray(back.get_fdata(dtype=np.float64))
+        expected[name] = {
+            "shape": list(data.shape),
+            "spacing": [number(z) for z in back.header.get_zooms()[:3]],
+            "affine": [number(v) for v in back.affine.reshape(-1)],
+            "orientation": "".join(nib.aff2axcodes(back.affine)),
+            # Fortran order: x varies fastest, as in the file.
+            "values": [number(v) for v in data.reshape(-1, order="F")],
+        }
+
+    # CT-like int16 with scaling and an LPS sform (DICOM-derived volumes are stored so).
+    ct = rng.integers(-1000, 1500, size=(5, 4, 3)).astype(np.int16)
+    affine = np.array([[-0.8, 0, 0, 120.5], [0, -0.75, 0, 98.0], [0, 0, 2.5, -40.0], [0, 0, 0, 1]])
+    img = nib.Nifti1Image(ct, affine)
+    img.header.set_data_dtype(np.int16)
+    img.header.set_slope_inter(0.5, -10.0)
+    img.set_qform(None, code=0)
+    img.set_sform(affine, code=1)
+    save("ct_int16_scaled_lps.nii.gz", img)
+
+    # A label map as uint8 with a qform only (sform code 0), RAS.
+    labels = rng.integers(0, 4, size=(4, 3, 2)).astype(np.uint8)
+    img = nib.Nifti1Image(labels, np.diag([1.5, 1.5, 2.0, 1]))
+    img.set_sform(None, code=0)
+    img.set_qform(np.diag([1.5, 1.5, 2.0, 1]), code=1)
+    save("labels_uint8_qform.nii", img)
+
+    # int32 labels and float32 intensities with a rotated sform.
+    save("labels_int32.nii", nib.Nifti1Image(rng.integers(0, 14, size=(3, 3, 3)).astype(np.int32), np.eye(4)))
+    theta = 0.3
+    rot = np.array([[math.cos(theta), -math.sin(theta), 0, 1], [math.sin(theta), math.cos(theta), 0, 2], [0, 0, 3, 3], [0, 0, 0, 1]])
+    save("mri_float32_rotated.nii.gz", nib.Nifti1Image(rng.normal(size=(4, 2, 3)).astype(np.float32), rot))
+
+    # Broken files: a .nii.gz cut after its header, and text named .nii.
+    whole = gzip.open(os.path.join(folder, "ct_int16_scaled_lps.nii.gz")).read()
+    with gzip.open(os.path.join(folder, "truncated.nii.gz"), "wb") as f:
+        f.write(whole[:352 + 20])
+    with open(os.path.join(folder, "not_nifti.nii"), "w") as f:
+        f.write("this is not a NIfTI file\n" * 20)
+
+    with open(os.path.join(folder, "expected.json"), "w") as f:
+        json.dump(expected, f, separators=(",", ":"))
+    print(f"wrote {len(expected)} volumes and 2 broken files to {folder}")
+
+
+def blob(shape, center, radii):
+    grid = np.meshgrid(*[np.arange(n) for n in shape], indexing="ij")
+    return sum(((g - c) / r) ** 2 for g, c, r in zip(grid, center, radii)) <= 1
+
+
+def metric_cases():
+    rng = np.random.default_rng(7)
+    cases = {}
+
+    def add(name, pred, truth, spacing, classes):
+        n = max(classes) + 1
+        onehot = lambda a: torch.nn.functional.one_hot(torch.as_tensor(a, dtype=torch.long), n).movedim(-1, 0)[None]
+        p, t = onehot(pred), onehot(truth)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            dice = DiceMetric(include_background=False, reduction="none", ignore_empty=True)(p, t)[0]
+            hd = compute_hausdorff_distance(p, t, include_background=False, percentile=95, spacing=list(spacing))[0]
+        cases[name] = {
+            "shape": list(truth.shape), "spacing": list(spacing), "classes": classes,
+            "prediction": [int(v) for v in pred.reshape(-1)], "truth": [int(v) for v in truth.reshape(-1)],
+            "dice": {str(c): number(dice[c - 1]) for c in classes},
+            "hd95": {str(c): number(hd[c - 1]) for c in classes},
+        }
+
+    shape = (18, 14, 10)
+    truth = np.zeros(shape, dtype=np.int64)
+    truth[blob(shape, (6, 6, 4), (4, 3, 3))] = 1
+    truth[blob(shape, (12, 8, 6), (3, 4, 2.5))] = 2
+    truth[blob(shape, (15, 3, 2), (2, 2, 1.5))] = 3       # touches the volume's border
+    pred = truth.copy()
+    pred[blob(shape, (7, 6, 4), (4, 3.5, 3))] = 1          # shifted and larger
+    pred[(pred == 2) & (rng.random(shape) < 0.2)] = 0      # holes
+    pred[blob(shape, (2, 12, 8), (1.5, 1.5, 1))] = 2       # a distant false positive
+    add("anisotropic_three_organs", pred, truth, (0.8, 1.2, 2.5), [1, 2, 3])
+
+    pred2 = truth.copy()
+    pred2[pred2 == 3] = 0                                  # organ 3 missed entirely: HD undefined
+    truth2 = truth.copy()
+    truth2[truth2 == 2] = 0                                # organ 2 absent from the truth: Dice undefined
+    pred2[blob(shape, (12, 8, 6), (2, 2, 2))] = 2
+    add("missed_and_absent", pred2, truth2, (1.5, 1.5, 2.0), [1, 2, 3])
+
+    shape2 = (24, 20)
+    t2 = np.zeros(shape2, dtype=np.int64)
+    t2[blob(shape2, (10, 9), (6, 4))] = 1
+    p2 = np.zeros(shape2, dtype=np.int64)
+    p2[blob(shape2, (11, 10), (5, 5))] = 1
+    add("two_d", p2, t2, (0.7, 1.3), [1])
+
+    path = os.path.join(OUT, "label_metrics.json")
+    with open(path, "w") as f:
+        json.dump(cases, f, separators=(",", ":"))
+    print(f"wrote {path} ({len(cases)} cases)")
+
+
+if __name__ == "__main__":
+    nifti_fixtures()
+    metric_cases()
