@@ -113,8 +113,10 @@ public enum Loss {
     /// Soft Dice loss 1 − mean over (sample, class) of (2·Σ p·t + smooth) / (Σ p + Σ t + smooth), with the sums
     /// over the spatial axes (and over the batch too when `batchDice`). `targets` has the logits' shape (one-hot
     /// for softmax). Without `includeBackground` channel 0 is left out after the activation, as MONAI's DiceLoss.
-    /// `mask` (shape [N, 1, spatial...], 0/1) removes positions from every sum.
+    /// `mask` (shape [N, 1, spatial...], 0/1) removes positions from every sum. MONAI's `squared_pred` and its
+    /// separate `smooth_nr`/`smooth_dr` are `squared` (denominator Σ p² + Σ t²) and the two `smooth` overrides.
     public static func softDice(_ logits: Tensor, _ targets: Tensor, activation: DiceActivation, smooth: Float = 1e-5,
+                                smoothNumerator: Float? = nil, smoothDenominator: Float? = nil, squared: Bool = false,
                                 includeBackground: Bool = true, batchDice: Bool = false, mask: Tensor? = nil) -> Tensor {
         precondition(logits.shape == targets.shape && logits.rank >= 3,
                      "softDice: logits \(logits.shape) and targets \(targets.shape) must match as [N, C, spatial...]")
@@ -128,14 +130,17 @@ public enum Loss {
         }
         let axes = (batchDice ? [0] : []) + Array(2..<logits.rank)
         let intersection = (p * t).sum(axes: axes)
-        let denominator = p.sum(axes: axes) + t.sum(axes: axes)
-        let dice = (2 * intersection + smooth) / (denominator + smooth)
+        let denominator = squared ? (p * p).sum(axes: axes) + withoutGrad({ (t * t).sum(axes: axes) })
+                                  : p.sum(axes: axes) + t.sum(axes: axes)
+        let dice = (2 * intersection + (smoothNumerator ?? smooth)) / (denominator + (smoothDenominator ?? smooth))
         return 1 - dice.mean()
     }
 
     /// Dice + cross-entropy on softmax logits with integer labels (MONAI's DiceCELoss with to_onehot_y and
-    /// softmax). Positions labelled `ignoreIndex` are left out of both terms.
-    public static func diceCE(_ logits: Tensor, _ labels: [Int], smooth: Float = 1e-5, includeBackground: Bool = true,
+    /// softmax). Positions labelled `ignoreIndex` are left out of both terms. UNETR's BTCV loss is
+    /// `diceCE(logits, labels, smoothNumerator: 0, smoothDenominator: 1e-6, squared: true)` (`unetrDiceCE`).
+    public static func diceCE(_ logits: Tensor, _ labels: [Int], smooth: Float = 1e-5, smoothNumerator: Float? = nil,
+                              smoothDenominator: Float? = nil, squared: Bool = false, includeBackground: Bool = true,
                               classWeights: [Float]? = nil, ignoreIndex: Int = -100,
                               diceWeight: Float = 1, ceWeight: Float = 1) -> Tensor {
         let c = logits.shape[1]
@@ -145,9 +150,16 @@ public enum Loss {
         if labels.contains(ignoreIndex) {
             mask = Tensor(labels.map { $0 == ignoreIndex ? Float(0) : 1 }, shape: [positionShape[0], 1] + Array(positionShape.dropFirst()))
         }
-        let dice = softDice(logits, target, activation: .softmax, smooth: smooth, includeBackground: includeBackground, mask: mask)
+        let dice = softDice(logits, target, activation: .softmax, smooth: smooth, smoothNumerator: smoothNumerator,
+                            smoothDenominator: smoothDenominator, squared: squared, includeBackground: includeBackground, mask: mask)
         let ce = crossEntropy(logits, labels, weight: classWeights, ignoreIndex: ignoreIndex)
         return diceWeight * dice + ceWeight * ce
+    }
+
+    /// UNETR's BTCV loss: `DiceCELoss(to_onehot_y=True, softmax=True, squared_pred=True, smooth_nr=0,
+    /// smooth_dr=1e-6)`, background included.
+    public static func unetrDiceCE(_ logits: Tensor, _ labels: [Int]) -> Tensor {
+        diceCE(logits, labels, smoothNumerator: 0, smoothDenominator: 1e-6, squared: true)
     }
 
     /// Dice + binary cross-entropy on sigmoid logits with 0/1 masks of the same shape (binary segmentation).
