@@ -74,6 +74,10 @@ public enum DataError: Error, CustomStringConvertible, Equatable {
     case duplicateTextRow(table: String, key: String, rows: [Int])
     case badTextTable(path: String, reason: String)
     case writeFailed(path: String, reason: String)
+    case missingFile(path: String, expected: String)
+    case badDatasetList(path: String, reason: String)
+    case volumeMismatch(image: String, label: String, reason: String)
+    case unexpectedLabel(path: String, value: Double, allowed: String)
 
     public var description: String {
         switch self {
@@ -113,6 +117,17 @@ public enum DataError: Error, CustomStringConvertible, Equatable {
                 + "Image,Description."
         case let .writeFailed(path, reason):
             return "Cannot write \(path): \(reason). Check that the folder exists and is writable."
+        case let .missingFile(path, expected):
+            return "Missing file \(path), \(expected). Restore it, or remove its entry from the data set's list."
+        case let .badDatasetList(path, reason):
+            return "Cannot use the data set list \(path): \(reason). Fix the file (the Decathlon format: training, "
+                + "validation and test lists of {\"image\", \"label\"} paths relative to the json's folder)."
+        case let .volumeMismatch(image, label, reason):
+            return "Image \(image) and its label \(label) do not cover the same voxels: \(reason). Resample the label onto "
+                + "the image's grid (nearest neighbour) and save it with the image's header."
+        case let .unexpectedLabel(path, value, allowed):
+            return "Label volume \(path) holds the value \(value), but the data set declares only \(allowed). Check that it "
+                + "is this data set's label file, or map the value to a declared class."
         }
     }
 }

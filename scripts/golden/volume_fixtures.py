@@ -7,6 +7,10 @@ scl_slope/scl_inter and an LPS sform, uint8 labels with a qform only, int32, flo
 and a file that is not NIfTI; nifti/expected.json holds what nibabel reads from each (shape, zooms, best affine,
 axis codes, scaled values).
 
+layouts/: tiny data sets in the on-disk layouts the loaders read (BTCV's Decathlon json, AMOS 2022, MMWHS, BRATS
+as Decathlon Task01) and broken variants (a json naming a missing file, a label on another grid, a stray label
+value); the tests state what each loader should find.
+
 label_metrics.json: label maps with anisotropic spacing and MONAI 1.6's per-class DiceMetric(include_background=False,
 ignore_empty=True) and compute_hausdorff_distance(percentile=95) on them. Arrays are stored flat in C order with
 their shape and per-axis spacing; NaN and infinity are stored as null.
@@ -141,6 +145,68 @@ def metric_cases():
     print(f"wrote {path} ({len(cases)} cases)")
 
 
+def layout_fixtures():
+    root = os.path.join(OUT, "layouts")
+    rng = np.random.default_rng(11)
+    shape, affine = (4, 3, 2), np.diag([1.5, 1.5, 2.0, 1.0])
+
+    def vol(path, data, aff=affine):
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        nib.save(nib.Nifti1Image(data, aff), path)
+
+    def ct():
+        return rng.integers(-1000, 1000, size=shape).astype(np.int16)
+
+    def labels(n):
+        return rng.integers(0, n, size=shape).astype(np.uint8)
+
+    # BTCV: dataset_0.json with training/validation dicts and test strings.
+    b = os.path.join(root, "btcv")
+    for i in (1, 2, 3):
+        vol(f"{b}/imagesTr/img000{i}.nii.gz", ct())
+        vol(f"{b}/labelsTr/label000{i}.nii.gz", labels(14))
+    vol(f"{b}/imagesTs/img0061.nii.gz", ct())
+    organs = ["background", "spleen", "rkid", "lkid", "gall", "eso", "liver", "sto", "aorta", "IVC", "veins", "pancreas", "rad", "lad"]
+    json.dump({"name": "BTCV", "labels": {str(i): n for i, n in enumerate(organs)}, "modality": {"0": "CT"},
+               "training": [{"image": f"imagesTr/img000{i}.nii.gz", "label": f"labelsTr/label000{i}.nii.gz"} for i in (1, 2)],
+               "validation": [{"image": "imagesTr/img0003.nii.gz", "label": "labelsTr/label0003.nii.gz"}],
+               "test": ["imagesTs/img0061.nii.gz"]}, open(f"{b}/dataset_0.json", "w"), indent=1)
+    # The same with a missing file, a label on another grid, and a stray label value.
+    json.dump({"training": [{"image": "imagesTr/img0001.nii.gz", "label": "labelsTr/label0009.nii.gz"}]},
+              open(f"{b}/missing_file.json", "w"))
+    vol(f"{b}/broken/label_grid.nii.gz", labels(14)[:, :, :1])
+    vol(f"{b}/broken/label_stray.nii.gz", np.full(shape, 20, dtype=np.uint8))
+    json.dump({"training": [{"image": "imagesTr/img0001.nii.gz", "label": "broken/label_grid.nii.gz"},
+                            {"image": "imagesTr/img0002.nii.gz", "label": "broken/label_stray.nii.gz"}],
+               "labels": {str(i): n for i, n in enumerate(organs)}}, open(f"{b}/broken.json", "w"))
+
+    # AMOS: CT ids <= 500, MRI above; imagesTs without labels.
+    a = os.path.join(root, "amos")
+    for split, ids in (("Tr", (1, 507)), ("Va", (2,))):
+        for i in ids:
+            vol(f"{a}/images{split}/amos_{i:04d}.nii.gz", ct())
+            vol(f"{a}/labels{split}/amos_{i:04d}.nii.gz", labels(14 if i > 500 else 16))
+    vol(f"{a}/imagesTs/amos_0600.nii.gz", ct())
+
+    # MMWHS: label values 205 ... 850.
+    m = os.path.join(root, "mmwhs")
+    values = np.array([0, 205, 420, 500, 550, 600, 820, 850], dtype=np.int16)
+    for i in (1001, 1002):
+        vol(f"{m}/mr_train_{i}_image.nii.gz", rng.normal(size=shape).astype(np.float32))
+        vol(f"{m}/mr_train_{i}_label.nii.gz", values[rng.integers(0, 8, size=shape)])
+
+    # BRATS as Decathlon Task01: 4D images with 4 modalities.
+    r = os.path.join(root, "brats")
+    vol(f"{r}/imagesTr/BRATS_001.nii.gz", rng.normal(size=shape + (4,)).astype(np.float32))
+    vol(f"{r}/labelsTr/BRATS_001.nii.gz", labels(4))
+    json.dump({"name": "BRATS", "labels": {"0": "background", "1": "edema", "2": "non-enhancing tumor", "3": "enhancing tumour"},
+               "modality": {"0": "FLAIR", "1": "T1w", "2": "t1gd", "3": "T2w"},
+               "training": [{"image": "imagesTr/BRATS_001.nii.gz", "label": "labelsTr/BRATS_001.nii.gz"}]},
+              open(f"{r}/dataset.json", "w"), indent=1)
+    print(f"wrote the layouts to {root}")
+
+
 if __name__ == "__main__":
     nifti_fixtures()
     metric_cases()
+    layout_fixtures()
