@@ -17,6 +17,7 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.19"),
         .package(url: "https://github.com/CoreOffice/XMLCoder", from: "0.17.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
@@ -32,7 +33,7 @@ let package = Package(
         .target(name: "Data", dependencies: ["CPNG", "CNIfTI", "ZIPFoundation", "XMLCoder"], swiftSettings: v5),
         .target(name: "Metrics", swiftSettings: v5),
         .target(name: "Models", dependencies: ["NN"], swiftSettings: fast),
-        .target(name: "Suite", dependencies: ["Models", "Data", "Metrics", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: v5),
+        .target(name: "Suite", dependencies: ["Models", "Data", "Metrics", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Crypto", package: "swift-crypto"), .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: v5),
         .executableTarget(name: "repro", dependencies: ["Suite", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: v5),
         .executableTarget(name: "Table1_TMC", dependencies: ["Suite"], swiftSettings: v5),
         .executableTarget(name: "Table2_Ablation", dependencies: ["Suite"], swiftSettings: v5),
