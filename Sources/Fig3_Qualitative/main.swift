@@ -8,16 +8,17 @@
 // the pictures and the numbers. Nothing is trained: the figure reloads Table 1's runs (Papers/TMC/Fig3.md).
 import Foundation
 import Suite
+import TMC
 import Data
 
 // §4.1 — the three data sets of Table 1, as Table1_TMC names them in the store.
 let datasets = [DatasetSpec("QaTa-COV19"), DatasetSpec("MosMedData"), DatasetSpec("Duke-Breast")]
 
-let spec = FigureSpec(target: "Fig3_Qualitative", title: "TMC Fig. 3: qualitative comparison on the three data sets",
+let spec = FigureSpec(paper: "TMC", table: "Table1", target: "Fig3_Qualitative", title: "TMC Fig. 3: qualitative comparison on the three data sets",
                       page: "Papers/TMC/Fig3.md", source: "§4.4, Fig. 3",
                       caption: "The visual superiority of the proposed method on QaTa-COV19, MosMedData and Duke-breast datasets. "
                         + "The proposed method shows high-quality segmentation, compared with state-of-the-art methods",
-                      methods: TMCMethods.table1, datasets: datasets)
+                      methods: TMCMethods.table1, datasets: datasets, runCommand: "make table-1")
 
 /// A test image and, per method (row id), its output.
 struct Shown {

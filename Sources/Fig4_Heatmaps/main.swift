@@ -12,6 +12,7 @@
 // lesion regions" is a number and not only a look. Nothing is trained (Papers/TMC/Fig4.md).
 import Foundation
 import Suite
+import TMC
 import Data
 
 let datasets = [DatasetSpec("QaTa-COV19"), DatasetSpec("MosMedData"), DatasetSpec("Duke-Breast")]
@@ -49,10 +50,10 @@ let columns: [Column] = [
            isProbability: false, map: { o in o.maps["mcm.\(i).heat"].flatMap(FigureMaps.plane) })
 }
 
-let spec = FigureSpec(target: "Fig4_Heatmaps", title: "TMC Fig. 4: probability and text-attention heat maps",
+let spec = FigureSpec(paper: "TMC", table: "Table1", target: "Fig4_Heatmaps", title: "TMC Fig. 4: probability and text-attention heat maps",
                       page: "Papers/TMC/Fig4.md", source: "§4.6, Fig. 4",
                       caption: "The heatmap demonstrates the strong capability of our TMC in capturing the lesion regions.",
-                      methods: [TMCMethods.lvit, clip, TMCMethods.tmc], datasets: datasets)
+                      methods: [TMCMethods.lvit, clip, TMCMethods.tmc], datasets: datasets, runCommand: "make table-1")
 
 let colormap = Colormap.jet
 

@@ -6,8 +6,8 @@ import Models
 import Data
 import Metrics
 
-// The figure targets (TMC Fig. 3 and Fig. 4) train nothing. They find Table 1's finished runs in the store, rebuild
-// each model with the factory that trained it (TMCMethods), load the weights selected on validation (`best.*`), and
+// The figure targets (TMC Fig. 3 and Fig. 4) train nothing. They find a table's finished runs in the store, rebuild
+// each model with the factory that trained it (the rows the figure names, e.g. TMCMethods), load the weights selected on validation (`best.*`), and
 // pass the chosen test images through it in the very batches of the run's test pass, so that every Dice printed
 // beside a figure is the Dice the store holds for that image. What is drawn is composed from the pure raster helpers
 // further down (colour maps, overlays, a bitmap font, the montage grid), which the tests check pixel by pixel.
@@ -41,9 +41,8 @@ public struct FigureSpec {
     /// The make target that trains the runs the figure reads.
     public var runCommand: String
 
-    public init(paper: String = "TMC", table: String = "Table1", target: String, title: String, page: String,
-                source: String, caption: String, methods: [Method], datasets: [DatasetSpec],
-                runCommand: String = "make table-1") {
+    public init(paper: String, table: String, target: String, title: String, page: String,
+                source: String, caption: String, methods: [Method], datasets: [DatasetSpec], runCommand: String) {
         self.paper = paper; self.table = table; self.target = target; self.title = title; self.page = page
         self.source = source; self.caption = caption; self.methods = methods; self.datasets = datasets
         self.runCommand = runCommand
@@ -161,13 +160,13 @@ public struct MapPlane: Equatable {
 }
 
 public enum FigureModels {
-    /// Builds the model of a stored Table 1 run with the factory that trained it and loads its checkpoint's
+    /// Builds the model of a stored run with the factory of `methods` that trained it and loads its checkpoint's
     /// validation-selected weights (`best.*`; `model.*` when a run never stored best weights, as the runner then
     /// tested the last epoch). Returns the model and which weights were loaded.
     public static func rebuild(_ record: RunRecord, context: ModelContext, checkpoint: URL,
-                               methods: [Method] = TMCMethods.table1) throws -> (SegmentationModel, String) {
-        guard let method = TMCMethods.method(for: record.config, in: methods) else {
-            throw RunError("run \(record.id) is \(record.config.method) (\(record.config.variant)), which no Table 1 row builds")
+                               methods: [Method]) throws -> (SegmentationModel, String) {
+        guard let method = methods.method(for: record.config) else {
+            throw RunError("run \(record.id) is \(record.config.method) (\(record.config.variant)), which no row of this figure builds")
         }
         let model = method.make(context)
         let file: SafetensorsFile
@@ -317,7 +316,8 @@ public final class FigureSession {
         let context = ModelContext(scale: scale, inChannels: first.image.channels, imageSize: first.image.width,
                                    textWidth: encoder?.width ?? 384)
         if !options.table.noProgress { warn("\(spec.target): \(run.method.row.display) · \(run.dataset): run \(run.record.id.prefix(12))") }
-        let (model, weights) = try FigureModels.rebuild(run.record, context: context, checkpoint: run.checkpoint)
+        let (model, weights) = try FigureModels.rebuild(run.record, context: context, checkpoint: run.checkpoint,
+                                                        methods: spec.methods)
         let batch = Int(config.hyperparameters["batch"] ?? "") ?? 8
         let stored = Dictionary(try store.caseMetrics(runId: run.record.id).filter { $0.metric == "Dice" }.map { ($0.caseId, $0.value) },
                                 uniquingKeysWith: { a, _ in a })

@@ -27,6 +27,13 @@ public struct Method {
     }
 }
 
+extension Array where Element == Method {
+    /// The row that trained a stored run, by its (method, variant).
+    public func method(for config: RunConfig) -> Method? {
+        first { $0.row.method == config.method && $0.row.variant == config.variant }
+    }
+}
+
 /// A table target: the report's spec, how each row is built, and the training recipe per (cell, scale).
 public struct Experiment {
     public var spec: TableSpec

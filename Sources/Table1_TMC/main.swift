@@ -4,6 +4,7 @@
 // by Dice and mIoU. This target trains every row on every data set, selects each model on the validation split
 // and reports the test split. What differs from the paper, and why, is on Papers/TMC/Table1.md.
 import Suite
+import TMC
 import Models
 
 // §4.1 — the data sets. Real folders under --data-root; otherwise seeded proxies (Papers/TMC/datasets.md).
@@ -22,7 +23,7 @@ let metrics = [MetricSpec("Dice", display: "Dice (%)"), MetricSpec("mIoU", displ
 // Table 1's rows in the paper's order: UNet, AttUnet, nnUNet, TransUNet, UCTransNet, UNet++ (image-only, from the
 // model registry), then LViT, CLIP, MAP, MGCA (text-guided; CLIP/MAP/MGCA pre-train with their own objective, then
 // fine-tune a U-Net with text fused at the bottleneck: Papers/TMC/vlp-baselines.md) and TMC. The factories live in
-// Suite/TMCMethods.swift because the figure targets rebuild the same models from stored checkpoints.
+// TMC/TMCMethods.swift because the figure targets rebuild the same models from stored checkpoints.
 let methods = TMCMethods.table1
 
 // §4.2 — learning rate 3e-4 (QaTa-COV19, Duke-Breast) or 1e-3 (MosMedData), batch 8, early stopping after 20 epochs

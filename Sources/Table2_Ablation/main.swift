@@ -4,6 +4,7 @@
 // one at a time and together, on the three data sets of Table 1. Everything else is TMC as in Table1_TMC.
 // Papers/TMC/Table2.md gives the setup, the two readings of the MA loss, and every deviation.
 import Suite
+import TMC
 import Models
 
 let datasets = [DatasetSpec("QaTa-COV19"), DatasetSpec("MosMedData"), DatasetSpec("Duke-Breast")]

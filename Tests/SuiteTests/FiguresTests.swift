@@ -5,6 +5,7 @@ import NN
 import Models
 import Data
 @testable import Suite
+import TMC
 
 final class FiguresTests: XCTestCase {
     private func assertColor(_ c: RGB, _ r: Float, _ g: Float, _ b: Float, accuracy: Float = 1e-6,
@@ -232,14 +233,14 @@ final class FiguresTests: XCTestCase {
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
         try Safetensors.write(tensors, to: url)
 
-        let (model, weights) = try FigureModels.rebuild(record, context: context, checkpoint: url)
+        let (model, weights) = try FigureModels.rebuild(record, context: context, checkpoint: url, methods: TMCMethods.table1)
         XCTAssertEqual(weights, "best")
         for (k, v) in model.stateDict() { XCTAssertEqual(v.array, best[k]!.array, k) }
         XCTAssertTrue(best.contains { $0.value.array != last[$0.key]!.array }, "the two weight sets differ")
 
         // A run that never stored best weights was tested with its last epoch's.
         try Safetensors.write(tensors.filter { $0.key.hasPrefix("model.") }, to: url)
-        let (fallback, which) = try FigureModels.rebuild(record, context: context, checkpoint: url)
+        let (fallback, which) = try FigureModels.rebuild(record, context: context, checkpoint: url, methods: TMCMethods.table1)
         XCTAssertEqual(which, "model")
         for (k, v) in fallback.stateDict() { XCTAssertEqual(v.array, last[k]!.array, k) }
     }

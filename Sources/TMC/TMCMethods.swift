@@ -1,4 +1,5 @@
 import Models
+import Suite
 
 // TMC Table 1's eleven rows and how each model is built, in one place, so that the table target that trains them
 // and the figure targets that reload their weights (Fig. 3, Fig. 4) cannot disagree about a method's architecture.
@@ -48,9 +49,7 @@ public enum TMCMethods {
     ]
 
     /// The Table 1 row that trained a stored run, found by the run's method and variant.
-    public static func method(for config: RunConfig, in methods: [Method] = table1) -> Method? {
-        methods.first { $0.row.method == config.method && $0.row.variant == config.variant }
-    }
+    public static func method(for config: RunConfig) -> Method? { table1.method(for: config) }
 
     /// TMC §4.2, the training of every Table 1 and Table 2 run: "The learning rate is set to 3e-4 for both the
     /// QaTa-COV19 and Duke-Breast-Cancer-MRI datasets, and 1e-3 for the MosMedData dataset. Early stopping is
