@@ -11,6 +11,10 @@ layouts/: tiny data sets in the on-disk layouts the loaders read (BTCV's Decathl
 as Decathlon Task01) and broken variants (a json naming a missing file, a label on another grid, a stray label
 value); the tests state what each loader should find.
 
+transforms.json: MONAI 1.6's Orientation(axcodes="RAS"), ScaleIntensityRange(-175, 250 → 0, 1, clip),
+CropForeground(source = image > 0) and NormalizeIntensity(nonzero=True, channel_wise=True) on small volumes with
+oblique-free but permuted and flipped affines; volumes stored x fastest with channels last, as the suite keeps them.
+
 label_metrics.json: label maps with anisotropic spacing and MONAI 1.6's per-class DiceMetric(include_background=False,
 ignore_empty=True) and compute_hausdorff_distance(percentile=95) on them. Arrays are stored flat in C order with
 their shape and per-axis spacing; NaN and infinity are stored as null.
@@ -80,8 +84,8 @@ def nifti_fixtures():
 
     # Broken files: a .nii.gz cut after its header, and text named .nii.
     whole = gzip.open(os.path.join(folder, "ct_int16_scaled_lps.nii.gz")).read()
-    with gzip.open(os.path.join(folder, "truncated.nii.gz"), "wb") as f:
-        f.write(whole[:352 + 20])
+    with open(os.path.join(folder, "truncated.nii.gz"), "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as f:
+        f.write(whole[:352 + 20])   # mtime 0: the same bytes on every run
     with open(os.path.join(folder, "not_nifti.nii"), "w") as f:
         f.write("this is not a NIfTI file\n" * 20)
 
@@ -206,7 +210,71 @@ def layout_fixtures():
     print(f"wrote the layouts to {root}")
 
 
+def transform_cases():
+    from monai.data import MetaTensor
+    from monai.transforms import CropForeground, NormalizeIntensity, Orientation, ScaleIntensityRange
+
+    rng = np.random.default_rng(5)
+
+    def ours(t):
+        a = np.asarray(t.detach().cpu().numpy() if isinstance(t, torch.Tensor) else t, dtype=np.float64)
+        a = np.moveaxis(a, 0, -1)
+        if a.shape[-1] == 1:
+            a = a[..., 0]
+        return {"shape": list(a.shape), "values": [number(v) for v in a.reshape(-1, order="F")]}
+
+    def meta(a, affine):
+        return MetaTensor(torch.as_tensor(a, dtype=torch.float32), affine=torch.as_tensor(affine, dtype=torch.float64))
+
+    cases = {}
+    permuted = np.array([[0, 0, -2.0, 10], [-1.5, 0, 0, 5], [0, 1.2, 0, -3], [0, 0, 0, 1]])  # voxel axes point P, S, L
+    for name, channels in (("orient_psl", 1), ("orient_psl_two_channels", 2)):
+        x = rng.normal(size=(channels, 4, 3, 5))
+        y = Orientation(axcodes="RAS")(meta(x, permuted))
+        cases[name] = {"transform": "orientRAS", "input": ours(x), "affine": [float(v) for v in permuted.reshape(-1)],
+                       "output": ours(y), "output_affine": [float(v) for v in np.asarray(y.affine).reshape(-1)]}
+    lps = np.diag([-0.8, -0.8, 2.5, 1.0])
+    lps[:3, 3] = [20, 30, -10]
+    x = rng.normal(size=(1, 3, 4, 2))
+    y = Orientation(axcodes="RAS")(meta(x, lps))
+    cases["orient_lps"] = {"transform": "orientRAS", "input": ours(x), "affine": [float(v) for v in lps.reshape(-1)],
+                           "output": ours(y), "output_affine": [float(v) for v in np.asarray(y.affine).reshape(-1)]}
+
+    ct = rng.integers(-1000, 1200, size=(1, 6, 5, 4)).astype(np.float32)
+    ct[:, :2] = -1000          # air around the body, so that the foreground box is smaller than the volume
+    ct[:, :, 4] = -1000
+    scaled = ScaleIntensityRange(a_min=-175, a_max=250, b_min=0.0, b_max=1.0, clip=True)(torch.as_tensor(ct))
+    cases["scale_ct"] = {"transform": "scaleIntensityRange", "input": ours(ct), "output": ours(scaled)}
+    cropped = CropForeground()(meta(scaled.numpy(), np.diag([1.5, 1.5, 2.0, 1.0])))
+    cases["crop_foreground"] = {"transform": "cropForeground", "input": ours(scaled), "affine": [float(v) for v in np.diag([1.5, 1.5, 2.0, 1.0]).reshape(-1)],
+                                "output": ours(cropped), "output_affine": [float(v) for v in np.asarray(cropped.affine).reshape(-1)]}
+    mri = rng.normal(loc=3, scale=2, size=(2, 4, 4, 3)).astype(np.float32)
+    mri[:, 0] = 0
+    mri[1, :, 0] = 0
+    z = NormalizeIntensity(nonzero=True, channel_wise=True)(torch.as_tensor(mri))
+    cases["zscore_nonzero"] = {"transform": "normalizeNonzeroChannelwise", "input": ours(mri), "output": ours(z)}
+
+    from monai.transforms import Spacing
+    for name, affine, shape, pixdim in (
+        ("spacing_down", np.diag([0.8, 0.8, 2.5, 1.0]), (7, 6, 4), (1.5, 1.5, 2.0)),
+        ("spacing_up_offset", np.array([[1.1, 0, 0, -20], [0, 0.9, 0, 14], [0, 0, 3.0, 5], [0, 0, 0, 1]]), (5, 4, 3), (0.6, 1.0, 1.2)),
+    ):
+        image = rng.normal(size=(1,) + shape).astype(np.float32)
+        labels = rng.integers(0, 4, size=(1,) + shape).astype(np.float32)
+        for kind, data, mode in (("linear", image, "bilinear"), ("nearest", labels, "nearest")):
+            y = Spacing(pixdim=pixdim, mode=mode)(meta(data, affine))
+            cases[f"{name}_{kind}"] = {"transform": "resample", "interpolation": kind, "spacing": list(pixdim),
+                                       "input": ours(data), "affine": [float(v) for v in affine.reshape(-1)],
+                                       "output": ours(y), "output_affine": [float(v) for v in np.asarray(y.affine).reshape(-1)]}
+
+    path = os.path.join(OUT, "transforms.json")
+    with open(path, "w") as f:
+        json.dump(cases, f, separators=(",", ":"))
+    print(f"wrote {path} ({len(cases)} cases)")
+
+
 if __name__ == "__main__":
     nifti_fixtures()
+    transform_cases()
     metric_cases()
     layout_fixtures()
