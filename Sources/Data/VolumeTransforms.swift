@@ -4,7 +4,7 @@ import Foundation
 // recipe, on `Volume`s (x fastest; a 4D volume's channels on its last axis). Each matches the MONAI transform it is
 // named after, tested against MONAI 1.6 (scripts/golden/volume_fixtures.py).
 //
-// Not here yet: the random transforms (RandCropByPosNegLabeld, flips, 90° rotations, intensity scale and shift).
+// The random transforms are in VolumeAugmentation.
 public enum VolumeTransforms {
     /// Spatial size (x, y, z) and channel count of a 3D or 4D volume.
     static func dims(_ v: Volume) -> (spatial: [Int], channels: Int) {

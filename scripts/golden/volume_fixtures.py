@@ -273,8 +273,42 @@ def transform_cases():
     print(f"wrote {path} ({len(cases)} cases)")
 
 
+def augmentation_cases():
+    """What each random draw of UNETR's augmentations does, at fixed draws: Flip, Rotate90, the crop-centre
+    correction of RandCropByPosNegLabel, ScaleIntensity(factor) and ShiftIntensity(offset)."""
+    from monai.transforms import Flip, Rotate90, ScaleIntensity, ShiftIntensity
+    from monai.transforms.utils import correct_crop_centers
+
+    rng = np.random.default_rng(9)
+
+    def ours(t):
+        a = np.moveaxis(np.asarray(t, dtype=np.float64), 0, -1)[..., 0]
+        return {"shape": list(a.shape), "values": [number(v) for v in a.reshape(-1, order="F")]}
+
+    x = rng.normal(size=(1, 4, 3, 2)).astype(np.float32)
+    cases = {"input": ours(x)}
+    for axis in range(3):
+        cases[f"flip_{axis}"] = ours(np.asarray(Flip(spatial_axis=axis)(torch.as_tensor(x))))
+    for k in (1, 2, 3):
+        cases[f"rot90_{k}"] = ours(np.asarray(Rotate90(k=k, spatial_axes=(0, 1))(torch.as_tensor(x))))
+    cases["scale_0.07"] = ours(np.asarray(ScaleIntensity(minv=None, maxv=None, factor=0.07)(torch.as_tensor(x))))
+    cases["shift_-0.04"] = ours(np.asarray(ShiftIntensity(offset=-0.04)(torch.as_tensor(x))))
+    crops = []
+    for shape, size, centre in (((10, 9, 7), (4, 4, 4), (0, 8, 3)), ((10, 9, 7), (5, 3, 6), (9, 0, 6)),
+                                ((6, 6, 6), (6, 5, 3), (2, 3, 5)), ((96, 120, 80), (96, 96, 96)[:2] + (80,), (50, 119, 0))):
+        corrected = correct_crop_centers(list(centre), list(size), list(shape), allow_smaller=False)
+        crops.append({"shape": list(shape), "size": list(size), "centre": list(centre),
+                      "corrected": [int(c) for c in corrected]})
+    cases["crops"] = crops
+    path = os.path.join(OUT, "augmentations.json")
+    with open(path, "w") as f:
+        json.dump(cases, f, separators=(",", ":"))
+    print(f"wrote {path}")
+
+
 if __name__ == "__main__":
     nifti_fixtures()
     transform_cases()
+    augmentation_cases()
     metric_cases()
     layout_fixtures()
