@@ -75,7 +75,7 @@ public final class AvgPool3d: Layer {
     public convenience init(_ kernelSize: Int, stride: Int? = nil, padding: Int = 0, countIncludePad: Bool = true,
                             ceilMode: Bool = false) {
         self.init(kernelSize: [kernelSize, kernelSize, kernelSize], stride: stride.map { [$0, $0, $0] },
-                  padding: [padding, padding, padding], countIncludePad: countIncludePad)
+                  padding: [padding, padding, padding], countIncludePad: countIncludePad, ceilMode: ceilMode)
     }
     public override func forward(_ x: Tensor) -> Tensor {
         Tensor.avgPool3d(x, kernel: kernelSize, stride: stride, padding: padding, countIncludePad: countIncludePad,

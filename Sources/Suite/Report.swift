@@ -656,10 +656,11 @@ public enum Markdown {
         return value >= 0 && value.isFinite ? "+" + text : text
     }
 
-    /// Two decimals for table-sized numbers, three significant digits for small ones such as p-values.
+    /// A claim's numbers (values, gaps, margins in the table's units): two decimals for all of them, as the table
+    /// prints its cells, so that a margin of 0.08 does not read as more precise than the 84.77 beside it.
     public static func formatNumber(_ value: Double) -> String {
         guard value.isFinite else { return "–" }
-        return value == 0 || abs(value) >= 0.1 ? String(format: "%.2f", value) : String(format: "%.3g", value)
+        return String(format: "%.2f", value)
     }
 
     static func timestamp(_ date: Date) -> String {

@@ -28,6 +28,23 @@ public struct Method {
 }
 
 extension Array where Element == Method {
+    /// The row ids `--only` names: each name is a row's id as the table shows it, or an unambiguous prefix of one
+    /// (`--only TMC` for "TMC (ours)"), case-insensitively; an exact id wins over prefixes.
+    public func select(only names: [String], target: String) throws -> [String] {
+        let ids = map(\.row.id)
+        return try names.map { name in
+            if ids.contains(name) { return name }
+            let exact = ids.filter { $0.lowercased() == name.lowercased() }
+            if exact.count == 1 { return exact[0] }
+            let prefixed = ids.filter { $0.lowercased().hasPrefix(name.lowercased()) }
+            if prefixed.count == 1 { return prefixed[0] }
+            if prefixed.isEmpty {
+                throw RunError("--only \(name): \(target) has no such method; it has \(ids.joined(separator: ", "))")
+            }
+            throw RunError("--only \(name) is ambiguous in \(target): it begins \(prefixed.joined(separator: ", ")); name one")
+        }
+    }
+
     /// The row that trained a stored run, by its (method, variant).
     public func method(for config: RunConfig) -> Method? {
         first { $0.row.method == config.method && $0.row.variant == config.variant }
@@ -57,7 +74,7 @@ public struct TableOptions: ParsableArguments {
     public var dataRoot: String?
     @Option(help: "SQLite result store.")
     public var db: String = "Reports/results.sqlite"
-    @Option(help: "Run only this method (row id); repeatable.")
+    @Option(help: "Run only this method: its row id as the table shows it, or an unambiguous prefix (TMC for \"TMC (ours)\"); repeatable.")
     public var only: [String] = []
     @Option(help: "Run only this data set; repeatable.")
     public var dataset: [String] = []
@@ -103,9 +120,7 @@ public enum TableMain {
         let dbURL = URL(fileURLWithPath: o.db, relativeTo: project.root)
         let paths = project.rendering(store: dbURL)
         let store = try ResultStore.open(dbURL)
-        for name in o.only where !exp.methods.contains(where: { $0.row.id == name }) {
-            throw RunError("--only \(name): \(exp.spec.target) has no such method; it has \(exp.methods.map(\.row.id).joined(separator: ", "))")
-        }
+        let only = try exp.methods.select(only: o.only, target: exp.spec.target)
         if o.recordReference {
             for url in try Checks.recordReference(store: store, specs: [exp.spec], scale: scale.rawValue, paths: paths) {
                 print("reference: \(url.path)")
@@ -127,7 +142,7 @@ public enum TableMain {
         }
         let datasets = exp.spec.datasets.filter { o.dataset.isEmpty || o.dataset.contains($0.id) }
         if !o.reportOnly {
-            let methods = exp.methods.filter { o.only.isEmpty || o.only.contains($0.row.id) }
+            let methods = exp.methods.filter { only.isEmpty || only.contains($0.row.id) }
             let seeds = o.seeds ?? exp.defaultSeeds[scale] ?? 1
             let runner = SegmentationRunner(store: store, progress: !o.noProgress)
             let text = TextEncoderProvider(directory: o.textEncoder, root: paths.root)

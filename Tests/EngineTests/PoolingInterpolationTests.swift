@@ -1,5 +1,6 @@
 import XCTest
 import Engine
+import NN
 
 final class PoolingInterpolationTests: XCTestCase {
     private let grid = Tensor([1, 5, 2, 0,
@@ -62,6 +63,13 @@ final class PoolingInterpolationTests: XCTestCase {
         let x = randomTensor([1, 2, 5, 4, 5], seed: 5)
         checkGradients([x]) { Tensor.avgPool3d($0[0], kernel: 3, stride: 2, padding: 1) }
         checkGradients([x]) { Tensor.avgPool3d($0[0], kernel: [2, 3, 2], stride: [1, 1, 2], padding: [1, 1, 0], countIncludePad: false) }
+    }
+
+    /// The convenience initialiser keeps `ceilMode`: a 5-wide axis pooled by 2 gives 3 outputs with it, 2 without.
+    func testAvgPool3dConvenienceInitialiserKeepsCeilMode() {
+        let x = randomTensor([1, 1, 5, 4, 5], seed: 6)
+        XCTAssertEqual(AvgPool3d(2, ceilMode: true)(x).shape, [1, 1, 3, 2, 3])
+        XCTAssertEqual(AvgPool3d(2)(x).shape, [1, 1, 2, 2, 2])
     }
 
     // MARK: Adaptive average pooling

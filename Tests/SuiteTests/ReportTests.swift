@@ -129,9 +129,11 @@ final class ReportTests: XCTestCase {
         XCTAssertEqual(Markdown.meanSD(CellStats(values: [80.004], seeds: [0]), decimals: 2), "80.00 (1 seed)")
         XCTAssertEqual(Markdown.signed(0, decimals: 2), "+0.00")
         XCTAssertEqual(Markdown.signed(-1.234, decimals: 1), "-1.2")
-        XCTAssertEqual(Markdown.formatNumber(0.016), "0.016")
-        XCTAssertEqual(Markdown.formatNumber(0.00031), "0.00031")
+        // Claim numbers are in the table's units (Dice and mIoU in %): one precision for all, as the table prints them.
+        XCTAssertEqual(Markdown.formatNumber(0.0812), "0.08")
+        XCTAssertEqual(Markdown.formatNumber(0.43), "0.43")
         XCTAssertEqual(Markdown.formatNumber(84.77), "84.77")
+        XCTAssertEqual(Markdown.formatNumber(.nan), "–")
         XCTAssertEqual(Markdown.row(["a|b", "c"]), "| a\\|b | c |")
     }
 }
