@@ -27,8 +27,9 @@ public struct Volume: Equatable {
         self.datatype = datatype
     }
 
-    /// The shape with the fastest axis last ([z, y, x]), the order of the engine's tensors and the metrics.
-    public var rowMajorShape: [Int] { shape.reversed() }
+    /// The spatial shape with the fastest axis last ([z, y, x]), the order of the engine's tensors and the metrics;
+    /// a fourth (channel) axis is left out.
+    public var rowMajorShape: [Int] { Array(shape.prefix(3).reversed()) }
     /// `spacing` in the order of `rowMajorShape`.
     public var rowMajorSpacing: [Double] { Array(spacing.prefix(Swift.min(3, shape.count)).reversed()) }
 

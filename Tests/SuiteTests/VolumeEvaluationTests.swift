@@ -25,6 +25,15 @@ final class VolumeEvaluationTests: XCTestCase {
         return (p, t)
     }
 
+    /// A label volume stored with a trailing channel axis of 1 (as some tools save them) scores as the 3D one.
+    func testTrailingUnitChannelAxis() throws {
+        var t = cube(label: 1, x0: 1), p = cube(label: 1, x0: 2)
+        t.shape = [6, 5, 4, 1]; p.shape = [6, 5, 4, 1]
+        let (pred, truth) = try folders(["a.nii": t], ["a.nii": p])
+        XCTAssertEqual(try VolumeEvaluation.run(predictions: pred, truths: truth).cases[0].classes[1],
+                       LabelMapMetrics.ClassScore(dice: 0.5, hd95: 2))
+    }
+
     func testScoresByHand() throws {
         // Case a: the prediction is the cube moved one voxel (2 mm) along x: 4 of 8 voxels shared, Dice 0.5; every
         // voxel of a 2-voxel-thick cube is an edge, half of each side's are 0 mm from the other side, half 2 mm,
@@ -72,6 +81,9 @@ final class VolumeEvaluationTests: XCTestCase {
         try expectError(["a.nii": cube(label: 1, x0: 1)], ["a.nii": soft], ["0.4", "not a label", "integer values"])
         try expectError(["a.nii": cube(label: 3, x0: 1)], ["a.nii": cube(label: 3, x0: 1)], classes: [1, 2],
                         ["label 3", "--classes"])
+        var twoChannels = cube(label: 1, x0: 1)
+        twoChannels.shape = [6, 5, 2, 2]
+        try expectError(["a.nii": twoChannels], ["a.nii": twoChannels], ["three dimensions"])
     }
 
     /// The command itself: JSON on stdout, and a corrupt volume ends it with status 1 and the reader's message.
