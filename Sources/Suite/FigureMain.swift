@@ -1,0 +1,107 @@
+import Foundation
+import ArgumentParser
+import Engine
+import NN
+import Models
+import Data
+import Metrics
+
+// The figure targets (TMC Fig. 3 and Fig. 4) train nothing. They find a table's finished runs in the store, rebuild
+// each model with the factory that trained it (the rows the figure names, e.g. TMCMethods), load the weights selected on validation (`best.*`), and
+// pass the chosen test images through it in the very batches of the run's test pass, so that every Dice printed
+// beside a figure is the Dice the store holds for that image. What is drawn is composed from the pure raster helpers
+// further down (colour maps, overlays, a bitmap font, the montage grid), which the tests check pixel by pixel.
+
+// MARK: - Options and entry point
+
+/// The tables' options, plus how many test images a figure shows per data set.
+public struct FigureOptions: ParsableArguments {
+    @OptionGroup public var table: TableOptions
+    @Option(help: "Test images shown per data set (chosen deterministically among those with a lesion).")
+    public var cases: Int = 4
+    public init() {}
+}
+
+/// What a figure target declares: the paper's figure, the Table 1 rows it shows, the data sets.
+public struct FigureSpec {
+    public var paper: String
+    public var table: String
+    /// Names Reports/<target>.md and Reports/figures/<target>.png.
+    public var target: String
+    public var title: String
+    /// The literate page, relative to the repository root.
+    public var page: String
+    /// Where the figure is in the paper, e.g. "§4.4, Fig. 3".
+    public var source: String
+    /// The paper's caption, quoted on the report page.
+    public var caption: String
+    /// The Table 1 rows this figure reads, in the order it shows them.
+    public var methods: [Method]
+    public var datasets: [DatasetSpec]
+    /// The make target that trains the runs the figure reads.
+    public var runCommand: String
+
+    public init(paper: String, table: String, target: String, title: String, page: String,
+                source: String, caption: String, methods: [Method], datasets: [DatasetSpec], runCommand: String) {
+        self.paper = paper; self.table = table; self.target = target; self.title = title; self.page = page
+        self.source = source; self.caption = caption; self.methods = methods; self.datasets = datasets
+        self.runCommand = runCommand
+    }
+}
+
+/// A rendered figure: the montage and the Markdown that explains it (placed under the image on the report page).
+public struct FigureDrawing {
+    public var image: Image2D
+    public var body: [String]
+    public init(image: Image2D, body: [String]) { self.image = image; self.body = body }
+}
+
+public enum FigureMain {
+    /// Parses the command line, finds the runs, calls `render`, writes the PNG and the report page.
+    public static func run(_ spec: FigureSpec, arguments: [String] = Array(CommandLine.arguments.dropFirst()),
+                           render: (FigureSession) throws -> FigureDrawing) {
+        let options: FigureOptions
+        do { options = try FigureOptions.parse(arguments) } catch { FigureOptions.exit(withError: error) }
+        do {
+            try execute(spec, options, render: render)
+        } catch {
+            FileHandle.standardError.write("error: \(error)\n".data(using: .utf8)!)
+            exit(1)
+        }
+    }
+
+    static func execute(_ spec: FigureSpec, _ o: FigureOptions, render: (FigureSession) throws -> FigureDrawing) throws {
+        let t = o.table
+        if t.check || t.recordReference {
+            print("\(spec.target): a figure holds no numbers of its own to check or record (its Dice values are Table 1's, checked by Table1_TMC --check); nothing to do.")
+            return
+        }
+        guard let scale = Scale(rawValue: t.scale) else { throw RunError("unknown --scale \(t.scale); use smoke, proxy or paper") }
+        guard o.cases >= 1 else { throw RunError("--cases must be at least 1") }
+        for name in t.only where !spec.methods.contains(where: { $0.row.id == name }) {
+            throw RunError("--only \(name): \(spec.target) shows no such method; it shows \(spec.methods.map(\.row.id).joined(separator: ", "))")
+        }
+        let project = try ProjectPaths.locate()
+        let dbURL = URL(fileURLWithPath: t.db, relativeTo: project.root).standardizedFileURL
+        let paths = project.rendering(store: dbURL)
+        guard FileManager.default.fileExists(atPath: dbURL.path) else {
+            throw RunError("no result store at \(dbURL.path). `\(FigureSession.command(spec, t, scale))` trains Table 1 and creates it.")
+        }
+        let store = try ResultStore.open(dbURL)
+        let session = try FigureSession(spec: spec, options: o, paths: paths, store: store, scale: scale)
+        guard !session.planned.isEmpty else { throw RunError(session.nothingAvailable) }
+        if !session.missing.isEmpty { session.warn(session.missingMessage) }
+        let drawing = try render(session)
+        guard !session.used.isEmpty else {
+            throw RunError("\(spec.target): none of the stored runs could be loaded: "
+                           + session.missing.map { "\($0.method) · \($0.dataset): \($0.reason)" }.joined(separator: "; "))
+        }
+        let png = paths.figures.appendingPathComponent("\(spec.target).png")
+        try FileManager.default.createDirectory(at: paths.figures, withIntermediateDirectories: true)
+        try writePNG(drawing.image, to: png)
+        let page = paths.report(target: spec.target)
+        try FigurePage.render(session, drawing).write(to: page, atomically: true, encoding: .utf8)
+        print("figure: \(png.path)")
+        print("report: \(page.path)")
+    }
+}

@@ -1,0 +1,277 @@
+import Foundation
+
+// Table specs and the grouping of finished runs into report sections. The report is built in ReportModel.swift,
+// rendered as a pure function from a `TableReport` to text in Markdown.swift; only `ReportWriter` touches the
+// store, gnuplot and the file system.
+
+// MARK: - Table spec
+
+/// A row of a table: which runs it collects (store method/variant) and which printed numbers it sits beside.
+public struct RowSpec: Sendable {
+    /// Name used by claims; unique within the table.
+    public var id: String
+    public var display: String
+    public var method: String
+    public var variant: String
+    public var publishedMethod: String
+    public var publishedVariant: String
+    public var backbone: String
+
+    public init(_ display: String, method: String, variant: String = "", id: String? = nil,
+                publishedMethod: String? = nil, publishedVariant: String? = nil, backbone: String = "") {
+        self.id = id ?? display
+        self.display = display
+        self.method = method
+        self.variant = variant
+        self.publishedMethod = publishedMethod ?? method
+        self.publishedVariant = publishedVariant ?? variant
+        self.backbone = backbone
+    }
+}
+
+public struct DatasetSpec: Sendable {
+    /// The store's dataset name.
+    public var id: String
+    public var display: String
+    public var published: String
+
+    public init(_ id: String, display: String? = nil, published: String? = nil) {
+        self.id = id
+        self.display = display ?? id
+        self.published = published ?? id
+    }
+}
+
+public struct MetricSpec: Sendable {
+    /// The store's metric name (summary or case metric).
+    public var id: String
+    public var display: String
+    public var published: String
+    public var className: String
+    /// Multiplies stored values into published units (100 when the runner stores Dice as a fraction).
+    public var factor: Double
+    public var decimals: Int
+    public var higherIsBetter: Bool
+
+    public init(_ id: String, display: String? = nil, published: String? = nil, className: String = "mean",
+                factor: Double = 1, decimals: Int = 2, higherIsBetter: Bool = true) {
+        self.id = id
+        self.display = display ?? id
+        self.published = published ?? id
+        self.className = className
+        self.factor = factor
+        self.decimals = decimals
+        self.higherIsBetter = higherIsBetter
+    }
+}
+
+/// Which training curve to draw: mean over seeds per epoch, one line per row.
+public struct CurveSpec: Sendable {
+    public var split: String
+    public var metric: String
+    public var display: String
+    public var factor: Double
+
+    public init(split: String = "val", metric: String = "Dice", display: String? = nil, factor: Double = 1) {
+        self.split = split
+        self.metric = metric
+        self.display = display ?? "\(split) \(metric)"
+        self.factor = factor
+    }
+}
+
+public struct TableSpec {
+    public var paper: String
+    public var table: String
+    /// Names Reports/<target>.md and the figures.
+    public var target: String
+    public var title: String
+    /// The literate page, relative to the repository root (e.g. Papers/TMC/Table1.md).
+    public var page: String
+    public var rows: [RowSpec]
+    public var datasets: [DatasetSpec]
+    public var metrics: [MetricSpec]
+    public var claims: [Claim]
+    public var curve: CurveSpec?
+    /// Which printing of the paper the published column comes from.
+    public var publishedVersion: String?
+    /// Shown when nothing has run yet.
+    public var runCommand: String?
+    /// When set, only these runs count; otherwise every finished run of the table's rows does, the latest per seed.
+    public var grid: [RunConfig]?
+
+    public init(paper: String, table: String, target: String, title: String, page: String, rows: [RowSpec],
+                datasets: [DatasetSpec], metrics: [MetricSpec], claims: [Claim] = [], curve: CurveSpec? = CurveSpec(),
+                publishedVersion: String? = nil, runCommand: String? = nil, grid: [RunConfig]? = nil) {
+        self.paper = paper
+        self.table = table
+        self.target = target
+        self.title = title
+        self.page = page
+        self.rows = rows
+        self.datasets = datasets
+        self.metrics = metrics
+        self.claims = claims
+        self.curve = curve
+        self.publishedVersion = publishedVersion
+        self.runCommand = runCommand
+        self.grid = grid
+    }
+
+    public func row(_ id: String) -> RowSpec? { rows.first { $0.id == id } }
+    public func dataset(_ id: String) -> DatasetSpec? { datasets.first { $0.id == id } }
+    public func metric(_ id: String) -> MetricSpec? { metrics.first { $0.id == id } }
+
+    public func published(row: RowSpec, dataset: DatasetSpec, metric: MetricSpec,
+                          in catalogue: PublishedCatalogue) -> PublishedValue? {
+        catalogue.value(paper: paper, table: table, dataset: dataset.published, backbone: row.backbone,
+                        method: row.publishedMethod, variant: row.publishedVariant, metric: metric.published,
+                        class: metric.className)
+    }
+
+    func rowFor(_ config: RunConfig) -> RowSpec? {
+        rows.first { $0.method == config.method && $0.variant == config.variant }
+    }
+
+    func accepts(_ config: RunConfig, gridIds: Set<String>?) -> Bool {
+        guard config.paper == paper, config.table == table, rowFor(config) != nil,
+              dataset(config.dataset) != nil else { return false }
+        return gridIds.map { $0.contains(config.id) } ?? true
+    }
+
+    /// Groups the table's finished runs by data source and scale (real data first). Within a cell, a seed that
+    /// ran under several configurations counts once, with its most recently finished run.
+    public func sections(from results: [RunResult]) -> [TableSection] {
+        let gridIds = grid.map { Set($0.map(\.id)) }
+        let mine = results.filter { $0.record.status == .finished && accepts($0.record.config, gridIds: gridIds) }
+        let grouped = Dictionary(grouping: mine) {
+            SectionKey(dataSource: $0.record.config.dataSource, scale: $0.record.config.scale)
+        }
+        return grouped.keys.sorted().map { key in
+            let (kept, dropped) = latestPerSeed(grouped[key]!)
+            return TableSection(dataSource: key.dataSource, scale: key.scale, runs: kept, superseded: dropped, spec: self)
+        }
+    }
+
+    private func latestPerSeed(_ runs: [RunResult]) -> ([RunResult], Int) {
+        func latest(_ r: RunResult) -> (Date, String) { (r.record.finishedAt ?? .distantPast, r.record.id) }
+        let bySeed = Dictionary(grouping: runs) { run in
+            let c = run.record.config
+            return "\(c.method)\u{1F}\(c.variant)\u{1F}\(c.dataset)\u{1F}\(c.seed)"
+        }
+        let kept = bySeed.values.map { group in
+            group.max { latest($0) < latest($1) }!
+        }
+        func order(_ r: RunResult) -> (String, String, String, Int) {
+            (r.record.config.dataset, r.record.config.method, r.record.config.variant, r.record.config.seed)
+        }
+        let ordered = kept.sorted { order($0) < order($1) }
+        return (ordered, runs.count - kept.count)
+    }
+}
+
+public struct SectionKey: Hashable, Comparable, Sendable {
+    public var dataSource: DataSource
+    public var scale: String
+
+    public init(dataSource: DataSource, scale: String) {
+        self.dataSource = dataSource
+        self.scale = scale
+    }
+
+    public static func < (a: SectionKey, b: SectionKey) -> Bool {
+        let rank: (DataSource) -> Int = { $0 == .real ? 0 : 1 }
+        return (rank(a.dataSource), a.scale) < (rank(b.dataSource), b.scale)
+    }
+}
+
+/// Mean and sample standard deviation of one cell over its runs (one per seed), in report units.
+public struct CellStats: Equatable, Sendable {
+    public let values: [Double]
+    public let seeds: [Int]
+    public let mean: Double
+    /// nil below two runs.
+    public let sd: Double?
+
+    public init(values: [Double], seeds: [Int]) {
+        self.values = values
+        self.seeds = seeds
+        let n = Double(values.count)
+        mean = values.isEmpty ? .nan : values.reduce(0, +) / n
+        if values.count >= 2 {
+            let m = mean
+            sd = (values.reduce(0) { $0 + ($1 - m) * ($1 - m) } / (n - 1)).squareRoot()
+        } else {
+            sd = nil
+        }
+    }
+
+    public var n: Int { values.count }
+}
+
+/// The finished runs of one table at one data source and scale.
+public struct TableSection {
+    public let dataSource: DataSource
+    public let scale: String
+    public let runs: [RunResult]
+    /// Runs left out because a later run of the same cell and seed replaced them.
+    public let superseded: Int
+    let spec: TableSpec
+
+    public init(dataSource: DataSource, scale: String, runs: [RunResult], superseded: Int = 0, spec: TableSpec) {
+        self.dataSource = dataSource
+        self.scale = scale
+        self.runs = runs
+        self.superseded = superseded
+        self.spec = spec
+    }
+
+    public var key: SectionKey { SectionKey(dataSource: dataSource, scale: scale) }
+
+    public func runs(row: RowSpec, dataset: DatasetSpec) -> [RunResult] {
+        runs.filter {
+            let c = $0.record.config
+            return c.method == row.method && c.variant == row.variant && c.dataset == dataset.id
+        }
+    }
+
+    /// Non-finite run values are left out rather than turning the mean into NaN.
+    public func stats(row: RowSpec, dataset: DatasetSpec, metric: MetricSpec) -> CellStats? {
+        let pairs = runs(row: row, dataset: dataset).compactMap { run -> (Double, Int)? in
+            guard let v = run.value(of: metric.id), v.isFinite else { return nil }
+            return (v * metric.factor, run.record.config.seed)
+        }
+        return pairs.isEmpty ? nil : CellStats(values: pairs.map(\.0), seeds: pairs.map(\.1))
+    }
+
+    public func caseMeans(row: RowSpec, dataset: DatasetSpec, metric: MetricSpec) -> [String: Double] {
+        var sums: [String: (Double, Int)] = [:]
+        for run in runs(row: row, dataset: dataset) {
+            for (caseId, value) in run.cases[metric.id] ?? [:] where value.isFinite {
+                let (s, n) = sums[caseId] ?? (0, 0)
+                sums[caseId] = (s + value * metric.factor, n + 1)
+            }
+        }
+        return sums.mapValues { $0.0 / Double($0.1) }
+    }
+
+    public var seeds: [Int] { Array(Set(runs.map { $0.record.config.seed })).sorted() }
+    public var codeVersions: [String] {
+        Array(Set(runs.flatMap { $0.record.codeVersion.split(separator: ",").map(String.init) })).sorted()
+    }
+    public var firstStart: Date? { runs.compactMap(\.record.startedAt).min() }
+    public var lastFinish: Date? { runs.compactMap(\.record.finishedAt).max() }
+
+    /// Mean over seeds of the curve, per row and data set; epochs a seed did not reach (early stopping) are
+    /// averaged over the seeds that did.
+    public func meanCurve(row: RowSpec, dataset: DatasetSpec, curve: CurveSpec) -> [(epoch: Int, value: Double)] {
+        var sums: [Int: (Double, Int)] = [:]
+        for run in runs(row: row, dataset: dataset) {
+            for point in run.curves where point.split == curve.split && point.metric == curve.metric && point.value.isFinite {
+                let (s, n) = sums[point.epoch] ?? (0, 0)
+                sums[point.epoch] = (s + point.value * curve.factor, n + 1)
+            }
+        }
+        return sums.keys.sorted().map { ($0, sums[$0]!.0 / Double(sums[$0]!.1)) }
+    }
+}
