@@ -71,7 +71,8 @@ public enum VolumeTransforms {
             } } }
         }
         var affine = v.affine
-        for r in 0..<3 { affine[r * 4 + 3] += (0..<3).reduce(0.0) { $0 + v.affine[r * 4 + $1] * Double(box.lower[$1]) } }
+        let origin = world(v.affine, box.lower.map(Double.init))
+        for r in 0..<3 { affine[r * 4 + 3] = origin[r] }
         return Volume(shape: box.size + (v.shape.count == 4 ? [channels] : []), values: values, spacing: v.spacing,
                       affine: affine, datatype: v.datatype)
     }

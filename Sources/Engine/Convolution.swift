@@ -700,7 +700,6 @@ extension Tensor {
         let map = ConvMapping(geo: geo, groups: groups, batch: n, outer: cin)
         // Forward, input gradient and weight gradient are those of the convolution `map` with the roles swapped:
         // its input gradient, its forward, and its weight gradient with the output's gradient as its image.
-        let forward = { (into: Tensor) in map.adjoint(weight: w.ptr, y: x.ptr, into: into.ptr) }
         let inputGradient = { (g: Tensor) -> Tensor in
             let gx = Tensor.empty(x.shape)
             map.apply(image: g.ptr, weight: w.ptr, into: gx.ptr)
@@ -717,7 +716,7 @@ extension Tensor {
         if let parts = parts, DNNLConvolution.isFast(parts.plans, .inputGradient) {
             runParts(parts, x, out) { repro_conv_backward_data($0, $1, w.ptr, $2) }
         } else {
-            forward(out)
+            map.adjoint(weight: w.ptr, y: x.ptr, into: out.ptr)
         }
         if let b = bias { addChannelBias(out, b) }
         return record(out, "convTranspose\(r)d", [x, w] + (bias.map { [$0] } ?? [])) { g in

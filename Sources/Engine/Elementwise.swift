@@ -119,7 +119,7 @@ extension Tensor {
     }
 
     /// x·Φ(x), dy/dx = Φ(x) + x·φ(x). Its own primitive rather than a `map`: Φ(x) from the forward is kept for the
-    /// backward, and both loops run on CEngineSupport's vector-width kernels (the polynomials of `FastMath`, where
+    /// backward, and both loops run on CEngineSupport's vector-width kernels (exp and erfc polynomials, where
     /// libm's erff and expf were 13% of a ViT step).
     private func geluExact() -> Tensor {
         let out = Tensor.empty(shape)
