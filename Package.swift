@@ -45,6 +45,6 @@ let package = Package(
         .testTarget(name: "EngineTests", dependencies: ["Engine", "NN"], resources: [.copy("Fixtures")], swiftSettings: v5),
         .testTarget(name: "NNTests", dependencies: ["NN", "Models", "Data"], swiftSettings: v5),
         .testTarget(name: "DataTests", dependencies: ["Data", "Metrics"], resources: [.copy("Fixtures")], swiftSettings: v5),
-        .testTarget(name: "SuiteTests", dependencies: ["Suite", "TMC", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: v5),
+        .testTarget(name: "SuiteTests", dependencies: ["Suite", "TMC", "Engine", "NN", "Models", "Data", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: v5),
     ]
 )

@@ -67,3 +67,7 @@ public final class ResNetUNet: Module {
         return segmentation_head(h)
     }
 }
+
+extension ResNetUNet: SegmentationModel {
+    public func forward(image: Tensor, text: TextInput?) -> SegOutput { SegOutput(logits: self(image)) }
+}

@@ -44,7 +44,9 @@ public struct DeepSupervisionTerm {
 
 /// What a segmenter returns.
 public struct SegOutput {
-    /// Binary logits [B, 1, H, W] at the input resolution: the prediction that metrics score.
+    /// Logits [B, K, spatial...] at the input resolution, the prediction that metrics score: K = 1 for a binary
+    /// (sigmoid) task, one channel per class with the background first for a multi-class (softmax) one; two or
+    /// three spatial axes.
     public var logits: Tensor
     /// When not empty, the segmentation loss is Σ weight · loss(term, target resized to the term) over these
     /// terms instead of the loss on `logits` alone (nnU-Net's and UNet++'s deep supervision). The full-resolution
@@ -58,7 +60,8 @@ public struct SegOutput {
 
     public init(logits: Tensor, deepSupervision: [DeepSupervisionTerm] = [], auxLosses: [String: Tensor] = [:],
                 attentionMaps: [String: Tensor] = [:]) {
-        precondition(logits.rank == 4 && logits.shape[1] == 1, "binary logits must be [B, 1, H, W], got \(logits.shape)")
+        precondition(logits.rank == 4 || logits.rank == 5, "logits must be [B, K, H, W] or [B, K, D, H, W], got \(logits.shape)")
+        precondition(deepSupervision.isEmpty || logits.rank == 4, "deep supervision is implemented for 2D outputs, got \(logits.shape)")
         self.logits = logits
         self.deepSupervision = deepSupervision
         self.auxLosses = auxLosses
@@ -95,8 +98,9 @@ public struct SegOutput {
     }
 }
 
-/// A binary segmenter of [B, C, H, W] images. Every model of the Table 1 grid conforms, image-only and
-/// text-guided alike, so the suite trains and evaluates them through this one entry point.
+/// A segmenter of [B, C, H, W] images or [B, C, D, H, W] volumes. Every model of the Table 1 grid conforms,
+/// image-only and text-guided alike, and so do MOSMOS's UNETR and ResNet-50 U-Net, so the suite trains and
+/// evaluates them all through this one entry point.
 public protocol SegmentationModel: Module {
     /// Whether `forward` needs `text` (image-only models accept and ignore it).
     var usesText: Bool { get }

@@ -210,3 +210,7 @@ public final class UNETR: Module {
         return out(decoder2(dec1, skip: enc1))
     }
 }
+
+extension UNETR: SegmentationModel {
+    public func forward(image: Tensor, text: TextInput?) -> SegOutput { SegOutput(logits: self(image)) }
+}

@@ -58,9 +58,11 @@ public struct Experiment {
     public var recipe: (Cell, Scale) -> Recipe
     /// Seeds run by default at each scale (`--seeds` overrides).
     public var defaultSeeds: [Scale: Int]
-    public init(spec: TableSpec, methods: [Method], defaultSeeds: [Scale: Int] = [.smoke: 1, .proxy: 1, .paper: 1],
+    /// What the table segments and how it scores it.
+    public var task: SegmentationTask
+    public init(spec: TableSpec, methods: [Method], task: SegmentationTask, defaultSeeds: [Scale: Int] = [.smoke: 1, .proxy: 1, .paper: 1],
                 recipe: @escaping (Cell, Scale) -> Recipe) {
-        self.spec = spec; self.methods = methods; self.recipe = recipe; self.defaultSeeds = defaultSeeds
+        self.spec = spec; self.methods = methods; self.task = task; self.recipe = recipe; self.defaultSeeds = defaultSeeds
     }
 }
 
@@ -150,7 +152,7 @@ public enum TableMain {
             var done = 0, skipped = 0
             let total = datasets.count * methods.count * seeds
             for ds in datasets {
-                let data = try DatasetProvider.load(ds.id, scale: scale, dataRoot: o.dataRoot)
+                let data = LabeledSplits(try DatasetProvider.load(ds.id, scale: scale, dataRoot: o.dataRoot))
                 for m in methods {
                     for seed in 0..<seeds {
                         let cell = Cell(method: m.row.method, dataset: ds.id, variant: m.row.variant)
@@ -166,10 +168,10 @@ public enum TableMain {
                         let config = RunConfig(paper: exp.spec.paper, table: exp.spec.table, method: cell.method,
                                                dataset: cell.dataset, variant: cell.variant, scale: scale.rawValue,
                                                seed: seed, dataSource: source, hyperparameters: hyper)
-                        let channels = data.train.first?.image.channels ?? 1
-                        let size = data.train.first?.image.width ?? scale.imageSize
+                        let channels = data.train.first?.channels ?? 1
+                        let size = data.train.first?.shape.last ?? scale.imageSize
                         let context = ModelContext(scale: scale, inChannels: channels, imageSize: size, textWidth: encoder?.width ?? 384)
-                        let plan = RunPlan(config: config, cell: cell, recipe: recipe, scale: scale, seed: seed,
+                        let plan = RunPlan(config: config, cell: cell, recipe: recipe, scale: scale, seed: seed, task: exp.task,
                                            makeModel: { m.make(context) }, encodeText: encoder?.encode, pretrain: pretrain)
                         let label = "[\(done + skipped + 1)/\(total)] \(m.row.display) · \(ds.display) · seed \(seed)"
                         if try runner.run(plan, data: data, force: o.force, label: label) { done += 1 } else { skipped += 1 }

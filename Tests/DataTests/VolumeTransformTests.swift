@@ -53,4 +53,23 @@ final class VolumeTransformTests: XCTestCase {
         }
         XCTAssertEqual(r.spacing, [2, 1.5, 1.2])
     }
+
+    /// The chain as UNETR's BTCV code composes it, on an L-P-S volume with air around the body: the order matters
+    /// (the crop sees windowed intensities, the label follows the image's grid through every step).
+    func testUNETRPreprocessingChainMatchesMONAI() throws {
+        struct Pipeline: Decodable {
+            let shape: [Int], affine: [Double], image: [Double], label: [Double]
+            let output_shape: [Int], output_image: [Double], output_label: [Double], output_affine: [Double]
+        }
+        let p = try JSONDecoder().decode(Pipeline.self, from: Foundation.Data(contentsOf: fixture("pipeline.json")))
+        let image = Volume(shape: p.shape, values: p.image.map(Float.init), spacing: [0.9, 1.1, 2.6], affine: p.affine)
+        let (im, lb) = VolumePreprocessing.unetrCT.apply(image: image, label: p.label.map { Int32($0) })
+        XCTAssertEqual(im.shape, p.output_shape)
+        for (i, (a, b)) in zip(im.values, p.output_image).enumerated() { XCTAssertEqual(Double(a), b, accuracy: 1e-5, "voxel \(i)") }
+        XCTAssertEqual(try XCTUnwrap(lb), p.output_label.map { Int32($0) })
+        for (a, b) in zip(im.affine, p.output_affine) { XCTAssertEqual(a, b, accuracy: 1e-6) }
+        let sample = LabeledImage(id: "c", image: im, labels: lb!)
+        XCTAssertEqual(sample.shape, Array(p.output_shape.reversed()))
+        XCTAssertEqual(sample.spacing, [2.0, 1.5, 1.5])
+    }
 }

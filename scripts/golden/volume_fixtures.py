@@ -15,6 +15,10 @@ transforms.json: MONAI 1.6's Orientation(axcodes="RAS"), ScaleIntensityRange(-17
 CropForeground(source = image > 0) and NormalizeIntensity(nonzero=True, channel_wise=True) on small volumes with
 oblique-free but permuted and flipped affines; volumes stored x fastest with channels last, as the suite keeps them.
 
+pipeline.json: UNETR's BTCV preprocessing as its utils/data_utils.py composes it (Orientationd RAS, Spacingd
+1.5×1.5×2.0 bilinear/nearest, ScaleIntensityRanged −175..250 → 0..1 with clipping, CropForegroundd on the image)
+on an image and label map stored L, P, S with air around the body, in the suite's layout (x fastest).
+
 label_metrics.json: label maps with anisotropic spacing and MONAI 1.6's per-class DiceMetric(include_background=False,
 ignore_empty=True) and compute_hausdorff_distance(percentile=95) on them. Arrays are stored flat in C order with
 their shape and per-axis spacing; NaN and infinity are stored as null.
@@ -306,9 +310,45 @@ def augmentation_cases():
     print(f"wrote {path}")
 
 
+def pipeline_case():
+    from monai.data import MetaTensor
+    from monai.transforms import Compose, CropForegroundd, Orientationd, ScaleIntensityRanged, Spacingd
+
+    rng = np.random.default_rng(11)
+    shape = (9, 8, 6)
+    affine = np.diag([-0.9, -1.1, 2.6, 1.0])
+    affine[:3, 3] = [40, 25, -60]
+    image = np.full(shape, -1000.0, dtype=np.float32)
+    image[2:8, 1:6, 1:5] = rng.integers(-300, 400, size=(6, 5, 4))
+    labels = np.zeros(shape, dtype=np.float32)
+    labels[3:6, 2:5, 2:4] = 1
+    labels[6:8, 4:6, 1:3] = 2
+    meta = lambda a: MetaTensor(torch.as_tensor(a[None]), affine=torch.as_tensor(affine, dtype=torch.float64))
+    pipeline = Compose([
+        Orientationd(keys=["image", "label"], axcodes="RAS"),
+        Spacingd(keys=["image", "label"], pixdim=(1.5, 1.5, 2.0), mode=("bilinear", "nearest")),
+        ScaleIntensityRanged(keys=["image"], a_min=-175, a_max=250, b_min=0.0, b_max=1.0, clip=True),
+        CropForegroundd(keys=["image", "label"], source_key="image"),
+    ])
+    out = pipeline({"image": meta(image), "label": meta(labels)})
+    flat = lambda a: [number(v) for v in np.asarray(a, dtype=np.float64).reshape(-1, order="F")]
+    case = {"shape": list(shape), "affine": [float(v) for v in affine.reshape(-1)], "image": flat(image), "label": flat(labels),
+            "output_shape": list(out["image"].shape[1:]), "output_image": flat(out["image"][0]),
+            "output_label": flat(out["label"][0]), "output_affine": [float(v) for v in np.asarray(out["image"].affine).reshape(-1)]}
+    path = os.path.join(OUT, "pipeline.json")
+    with open(path, "w") as f:
+        json.dump(case, f, separators=(",", ":"))
+    print(f"wrote {path} (output {case['output_shape']})")
+
+
 if __name__ == "__main__":
+    import sys
+    if sys.argv[1:] == ["pipeline"]:
+        pipeline_case()
+        sys.exit(0)
     nifti_fixtures()
     transform_cases()
+    pipeline_case()
     augmentation_cases()
     metric_cases()
     layout_fixtures()

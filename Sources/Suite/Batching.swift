@@ -1,0 +1,104 @@
+import Foundation
+import Engine
+import NN
+import Models
+import Data
+
+/// A mini-batch as tensors: images [B, C, spatial...] and the target in the form the task's criterion reads.
+struct Batch {
+    let images: Tensor
+    /// Binary tasks: 0/1 masks [B, 1, spatial...].
+    let masks: Tensor?
+    /// Multi-class tasks: class indices, B × spatial, row-major.
+    let labels: [Int]
+    let texts: [String]
+    let ids: [String]
+}
+
+enum Batching {
+    static func make(_ samples: ArraySlice<LabeledImage>, output: SegmentationTask.Output) -> Batch {
+        let first = samples.first!
+        let (c, shape) = (first.channels, first.shape)
+        let n = first.voxels
+        let images = Tensor.empty([samples.count, c] + shape)
+        let masks = output == .binary ? Tensor.empty([samples.count, 1] + shape) : nil
+        var labels: [Int] = []
+        if output == .multiClass { labels.reserveCapacity(samples.count * n) }
+        for (i, s) in samples.enumerated() {
+            precondition(s.channels == c && s.shape == shape,
+                         "sample \(s.id) is \(s.channels)×\(s.shape), batch expects \(c)×\(shape)")
+            s.pixels.withUnsafeBufferPointer { (images.ptr + i * c * n).update(from: $0.baseAddress!, count: c * n) }
+            if let m = masks {
+                for j in 0..<n { m.ptr[i * n + j] = s.labels[j] > 0 ? 1 : 0 }
+            } else {
+                labels.append(contentsOf: s.labels.lazy.map { Int($0) })
+            }
+        }
+        return Batch(images: images, masks: masks, labels: labels, texts: samples.map(\.text), ids: samples.map(\.id))
+    }
+
+    /// TMC's 2D binary samples, as the figure code batches them.
+    static func make(_ samples: ArraySlice<SegSample>) -> Batch {
+        make(ArraySlice(samples.map(LabeledImage.init)), output: .binary)
+    }
+}
+
+/// The segmentation criterion a recipe names, for the task's output. Binary criteria honour deep supervision.
+func segmentationLoss(_ name: String, _ out: SegOutput, _ batch: Batch, task: SegmentationTask) throws -> Tensor {
+    guard task.losses.contains(name) else {
+        throw RunError("the recipe's loss '\(name)' does not fit the \(task.name) task; it accepts \(task.losses.joined(separator: ", "))")
+    }
+    switch task.output {
+    case .binary:
+        return out.segmentationLoss(target: batch.masks!) { logits, target in
+            // LViT's WeightedDiceBCE with equal weights is "bce+dice", the loss of the code TMC builds on.
+            name == "bce" ? Loss.bceWithLogits(logits, target) : Loss.diceBCE(logits, target, diceWeight: 0.5, bceWeight: 0.5)
+        }
+    case .multiClass:
+        guard out.deepSupervision.isEmpty else {
+            throw RunError("deep supervision is implemented for binary 2D tasks only; the \(task.name) task's model returned \(out.deepSupervision.count) terms")
+        }
+        return Loss.unetrDiceCE(out.logits, batch.labels)
+    }
+}
+
+/// The training cases of one step, as the task's sampling draws them.
+enum TrainingBatches {
+    /// Whole images as they are; or `augmentation.samples` augmented patches of each case, drawn from a stream
+    /// keyed by (seed, epoch, case index) so that a resumed run cuts the same patches.
+    static func draw(_ indices: [Int], from cases: [LabeledImage], task: SegmentationTask, seed: UInt64, epoch: Int) -> [LabeledImage] {
+        switch task.sampling {
+        case .wholeImages:
+            return indices.map { cases[$0] }
+        case .patches(let augmentation):
+            return indices.flatMap { i -> [LabeledImage] in
+                var rng = ProxyRNG(seed, UInt64(epoch), UInt64(i), 0x7061_7463)   // "patc"
+                let c = cases[i]
+                let (image, label) = c.volumes
+                return augmentation.patches(image: image, label: label, rng: &rng).enumerated().map { k, p in
+                    var patch = c.replacing(image: p.image, label: p.label)
+                    patch.id = "\(c.id)#\(k)"
+                    return patch
+                }
+            }
+        }
+    }
+
+    /// One error before training when the cases do not fit the sampling: patches need 3D cases at least as large
+    /// as the patch, whole-image batches need one common size.
+    static func check(_ cases: [LabeledImage], task: SegmentationTask, dataset: String) throws {
+        switch task.sampling {
+        case .wholeImages:
+            guard let first = cases.first else { return }
+            if let odd = cases.first(where: { $0.shape != first.shape || $0.channels != first.channels }) {
+                throw RunError("\(dataset): case \(odd.id) is \(odd.channels)×\(odd.shape) but \(first.id) is \(first.channels)×\(first.shape); whole-image batches need one size. Resize the data set, or give the task patch sampling.")
+            }
+        case .patches(let augmentation):
+            // VolumeAugmentation's patch is (x, y, z); the cases' shapes are row-major (z, y, x).
+            let patch = Array(augmentation.patch.reversed())
+            if let small = cases.first(where: { $0.shape.count != 3 || zip($0.shape, patch).contains { $0 < $1 } }) {
+                throw RunError("\(dataset): training case \(small.id) is \(small.shape) (z, y, x), smaller than the \(patch) patch or not 3D. Pad the volumes to at least the patch (MONAI's SpatialPadd) or choose a smaller patch.")
+            }
+        }
+    }
+}
