@@ -83,9 +83,11 @@ public struct ReferenceFile: Codable, Equatable, Sendable {
         self.entries = entries
     }
 
-    public func entry(table: String, dataset: String, method: String, variant: String, metric: String) -> ReferenceEntry? {
+    public func entry(table: String, dataset: String, method: String, variant: String, metric: String,
+                      row: String? = nil) -> ReferenceEntry? {
         entries.first {
             $0.table == table && $0.dataset == dataset && $0.method == method && $0.variant == variant && $0.metric == metric
+                && $0.row == row
         }
     }
 
@@ -110,25 +112,28 @@ public struct ReferenceEntry: Codable, Equatable, Sendable {
     public var method: String
     public var variant: String
     public var metric: String
+    /// The row id, for rows that pin swept values (several rows then share a method and variant); nil otherwise.
+    public var row: String?
     public var mean: Double
     public var sd: Double?
     public var n: Int
     public var tolerance: Double
 
-    public init(table: String, dataset: String, method: String, variant: String, metric: String,
+    public init(table: String, dataset: String, method: String, variant: String, metric: String, row: String? = nil,
                 mean: Double, sd: Double?, n: Int, tolerance: Double) {
         self.table = table
         self.dataset = dataset
         self.method = method
         self.variant = variant
         self.metric = metric
+        self.row = row
         self.mean = mean
         self.sd = sd
         self.n = n
         self.tolerance = tolerance
     }
 
-    var sortKey: [String] { [table, dataset, method, variant, metric] }
+    var sortKey: [String] { [table, dataset, method, variant, row ?? "", metric] }
 }
 
 public enum CheckError: Error, CustomStringConvertible {
@@ -218,7 +223,7 @@ public enum Checks {
         case .proxy:
             basis = .reference
             let entry = reference?.entry(table: spec.table, dataset: dataset.id, method: row.method,
-                                         variant: row.variant, metric: metric.id)
+                                         variant: row.variant, metric: metric.id, row: row.pinned.isEmpty ? nil : row.id)
             expected = entry?.mean
             tolerance = entry?.tolerance
             if reference == nil {
@@ -271,7 +276,8 @@ public enum Checks {
                     guard let stats = section.stats(row: row, dataset: dataset, metric: metric),
                           let tolerance = proxy.tolerance(metric: metric.id, sd: stats.sd) else { continue }
                     entries.append(ReferenceEntry(table: spec.table, dataset: dataset.id, method: row.method,
-                                                  variant: row.variant, metric: metric.id, mean: stats.mean,
+                                                  variant: row.variant, metric: metric.id,
+                                                  row: row.pinned.isEmpty ? nil : row.id, mean: stats.mean,
                                                   sd: stats.sd, n: stats.n, tolerance: tolerance))
                 }
             }

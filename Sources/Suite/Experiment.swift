@@ -34,7 +34,9 @@ public struct Cell: Hashable, Sendable {
     public var dataset: String
     /// "image-only", "full", "no-MCM", ... — the `variant` column of published-values.csv.
     public var variant: String
-    public init(method: String, dataset: String, variant: String) {
-        self.method = method; self.dataset = dataset; self.variant = variant
+    /// The row's swept values (label ratio, λ, ...), stored with the run's hyperparameters.
+    public var parameters: [String: String]
+    public init(method: String, dataset: String, variant: String, parameters: [String: String] = [:]) {
+        self.method = method; self.dataset = dataset; self.variant = variant; self.parameters = parameters
     }
 }

@@ -86,19 +86,62 @@ public enum Markdown {
         return lines
     }
 
-    /// One row per method; per metric: published, reproduced mean ± sd, Δ, and the tolerance mark.
+    /// One row per method; per metric: published, reproduced mean ± sd, Δ, and the tolerance mark. Per-class
+    /// metrics (13 organs × Dice and HD95, say) would make that hundreds of columns wide, so a table with them
+    /// shows the class-averaged metrics this way first and then one compact table per backbone and metric, with
+    /// the classes as columns as the paper prints them.
     static func table(_ section: SectionReport, dataset: DatasetSpec, report: TableReport) -> [String] {
+        let averaged = report.spec.metrics.filter(\.isClassAverage)
+        let perClass = report.spec.metrics.filter { !$0.isClassAverage }
+        var lines = wideTable(section, dataset: dataset, report: report, metrics: averaged)
+        guard !perClass.isEmpty else { return lines }
+        var families: [String] = []
+        for m in perClass where !families.contains(m.published) { families.append(m.published) }
+        var backbones: [String] = []
+        for r in report.spec.rows where !backbones.contains(r.backbone) { backbones.append(r.backbone) }
+        for backbone in backbones {
+            for family in families {
+                let columns = perClass.filter { $0.published == family }
+                let rows = report.spec.rows.filter { $0.backbone == backbone }
+                lines += ["", "**\(family) per class\(backbone.isEmpty ? "" : ", " + backbone)** · reproduced (published), "
+                          + "✓/✗ against the tolerance", ""]
+                lines += classTable(section, dataset: dataset, report: report, rows: rows, metrics: columns)
+            }
+        }
+        return lines
+    }
+
+    static func classTable(_ section: SectionReport, dataset: DatasetSpec, report: TableReport, rows: [RowSpec],
+                           metrics: [MetricSpec]) -> [String] {
+        var lines = [row(["Method"] + metrics.map(\.display)), row([":--"] + metrics.map { _ in "--:" })]
+        for r in rows {
+            let cells = metrics.map { metric -> String in
+                let published = report.spec.published(row: r, dataset: dataset, metric: metric, in: report.catalogue)
+                    .map { " (\(format($0.value, decimals: metric.decimals)))" } ?? ""
+                guard let stats = section.section.stats(row: r, dataset: dataset, metric: metric) else {
+                    return (section.section.runs(row: r, dataset: dataset).isEmpty ? "not run" : "no value") + published
+                }
+                let check = section.check(row: r, dataset: dataset, metric: metric)
+                let mark = check.map { $0.status == .notEvaluable ? "" : " " + $0.status.mark } ?? ""
+                return format(stats.mean, decimals: metric.decimals) + published + mark
+            }
+            lines.append(row([r.display] + cells))
+        }
+        return lines
+    }
+
+    static func wideTable(_ section: SectionReport, dataset: DatasetSpec, report: TableReport, metrics: [MetricSpec]) -> [String] {
         let spec = report.spec
         var head = ["Method"]
         var align = [":--"]
-        for metric in spec.metrics {
+        for metric in metrics {
             head += ["\(metric.display) published", "\(metric.display) reproduced", "Δ", "✓"]
             align += ["--:", "--:", "--:", ":-:"]
         }
         var lines = [row(head), row(align)]
         for r in spec.rows {
-            var cells = [r.display]
-            for metric in spec.metrics {
+            var cells = [r.display + (r.backbone.isEmpty || !spec.rows.contains { $0.backbone != r.backbone } ? "" : " · " + r.backbone)]
+            for metric in metrics {
                 cells += cellColumns(section, row: r, dataset: dataset, metric: metric, report: report)
             }
             lines.append(row(cells))

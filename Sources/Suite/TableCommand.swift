@@ -45,9 +45,12 @@ extension Array where Element == Method {
         }
     }
 
-    /// The row that trained a stored run, by its (method, variant).
+    /// The row that trained a stored run, by its (method, variant) and any values the row pins.
     public func method(for config: RunConfig) -> Method? {
-        first { $0.row.method == config.method && $0.row.variant == config.variant }
+        first { m in
+            m.row.method == config.method && m.row.variant == config.variant
+                && m.row.pinned.allSatisfy { config.hyperparameters[$0.key] == $0.value }
+        }
     }
 }
 
@@ -155,11 +158,11 @@ public enum TableMain {
                 let data = LabeledSplits(try DatasetProvider.load(ds.id, scale: scale, dataRoot: o.dataRoot))
                 for m in methods {
                     for seed in 0..<seeds {
-                        let cell = Cell(method: m.row.method, dataset: ds.id, variant: m.row.variant)
+                        let cell = Cell(method: m.row.method, dataset: ds.id, variant: m.row.variant, parameters: m.row.pinned)
                         var recipe = exp.recipe(cell, scale)
                         if let l = o.lambda, recipe.auxWeight != 0 { recipe.auxWeight = l }
                         let source: DataSource = o.dataRoot == nil ? .proxy : .real
-                        var hyper = recipe.asDictionary
+                        var hyper = recipe.asDictionary.merging(cell.parameters) { _, swept in swept }
                         hyper["data"] = data.source
                         let encoder = m.usesText ? try text.encoder() : nil
                         if let e = encoder { hyper["text_encoder"] = e.name }

@@ -16,9 +16,14 @@ public struct RowSpec: Sendable {
     public var publishedMethod: String
     public var publishedVariant: String
     public var backbone: String
+    /// Values of the table's swept hyperparameters (`TableSpec.sweeps`) that this row's runs have, e.g.
+    /// ["label_ratio": "0.1"]: a sweep is one row per value, so runs that differ only in it never replace each
+    /// other. Training receives them through `Cell.parameters`.
+    public var pinned: [String: String]
 
     public init(_ display: String, method: String, variant: String = "", id: String? = nil,
-                publishedMethod: String? = nil, publishedVariant: String? = nil, backbone: String = "") {
+                publishedMethod: String? = nil, publishedVariant: String? = nil, backbone: String = "",
+                pinned: [String: String] = [:]) {
         self.id = id ?? display
         self.display = display
         self.method = method
@@ -26,6 +31,7 @@ public struct RowSpec: Sendable {
         self.publishedMethod = publishedMethod ?? method
         self.publishedVariant = publishedVariant ?? variant
         self.backbone = backbone
+        self.pinned = pinned
     }
 }
 
@@ -52,6 +58,10 @@ public struct MetricSpec: Sendable {
     public var factor: Double
     public var decimals: Int
     public var higherIsBetter: Bool
+
+    /// Whether this is a class-averaged metric ("mean" in our specs, "Avg" where the paper prints that column)
+    /// rather than one class's.
+    public var isClassAverage: Bool { className == "mean" || className == "Avg" }
 
     public init(_ id: String, display: String? = nil, published: String? = nil, className: String = "mean",
                 factor: Double = 1, decimals: Int = 2, higherIsBetter: Bool = true) {
@@ -99,10 +109,13 @@ public struct TableSpec {
     public var runCommand: String?
     /// When set, only these runs count; otherwise every finished run of the table's rows does, the latest per seed.
     public var grid: [RunConfig]?
+    /// Hyperparameters that a run's row depends on besides its method and variant (label ratio, λ, patch size):
+    /// a run belongs to the row whose `pinned` values equal its own for every swept key (absent equals absent).
+    public var sweeps: [String]
 
     public init(paper: String, table: String, target: String, title: String, page: String, rows: [RowSpec],
                 datasets: [DatasetSpec], metrics: [MetricSpec], claims: [Claim] = [], curve: CurveSpec? = CurveSpec(),
-                publishedVersion: String? = nil, runCommand: String? = nil, grid: [RunConfig]? = nil) {
+                publishedVersion: String? = nil, runCommand: String? = nil, grid: [RunConfig]? = nil, sweeps: [String] = []) {
         self.paper = paper
         self.table = table
         self.target = target
@@ -116,6 +129,10 @@ public struct TableSpec {
         self.publishedVersion = publishedVersion
         self.runCommand = runCommand
         self.grid = grid
+        self.sweeps = sweeps
+        for r in rows where !Set(r.pinned.keys).isSubset(of: Set(sweeps)) {
+            preconditionFailure("\(target): row \(r.id) pins \(r.pinned.keys.sorted()) but the table sweeps only \(sweeps)")
+        }
     }
 
     public func row(_ id: String) -> RowSpec? { rows.first { $0.id == id } }
@@ -130,7 +147,13 @@ public struct TableSpec {
     }
 
     func rowFor(_ config: RunConfig) -> RowSpec? {
-        rows.first { $0.method == config.method && $0.variant == config.variant }
+        rows.first { matches($0, config) }
+    }
+
+    /// Whether `config` is a run of `row`: same method and variant, and the row's value of every swept key.
+    public func matches(_ row: RowSpec, _ config: RunConfig) -> Bool {
+        row.method == config.method && row.variant == config.variant
+            && sweeps.allSatisfy { row.pinned[$0] == config.hyperparameters[$0] }
     }
 
     func accepts(_ config: RunConfig, gridIds: Set<String>?) -> Bool {
@@ -139,8 +162,9 @@ public struct TableSpec {
         return gridIds.map { $0.contains(config.id) } ?? true
     }
 
-    /// Groups the table's finished runs by data source and scale (real data first). Within a cell, a seed that
-    /// ran under several configurations counts once, with its most recently finished run.
+    /// Groups the table's finished runs by data source and scale (real data first). Within a cell (row and data
+    /// set, the row fixing any swept values), a seed that ran under several configurations counts once, with its
+    /// most recently finished run.
     public func sections(from results: [RunResult]) -> [TableSection] {
         let gridIds = grid.map { Set($0.map(\.id)) }
         let mine = results.filter { $0.record.status == .finished && accepts($0.record.config, gridIds: gridIds) }
@@ -157,7 +181,7 @@ public struct TableSpec {
         func latest(_ r: RunResult) -> (Date, String) { (r.record.finishedAt ?? .distantPast, r.record.id) }
         let bySeed = Dictionary(grouping: runs) { run in
             let c = run.record.config
-            return "\(c.method)\u{1F}\(c.variant)\u{1F}\(c.dataset)\u{1F}\(c.seed)"
+            return "\(rowFor(c)!.id)\u{1F}\(c.dataset)\u{1F}\(c.seed)"
         }
         let kept = bySeed.values.map { group in
             group.max { latest($0) < latest($1) }!
@@ -229,10 +253,7 @@ public struct TableSection {
     public var key: SectionKey { SectionKey(dataSource: dataSource, scale: scale) }
 
     public func runs(row: RowSpec, dataset: DatasetSpec) -> [RunResult] {
-        runs.filter {
-            let c = $0.record.config
-            return c.method == row.method && c.variant == row.variant && c.dataset == dataset.id
-        }
+        runs.filter { $0.record.config.dataset == dataset.id && spec.matches(row, $0.record.config) }
     }
 
     /// Non-finite run values are left out rather than turning the mean into NaN.
