@@ -96,25 +96,36 @@ public enum VLPProtocol {
         return stride(from: 0, to: pairs - batchSize + 1, by: batchSize).map { Array(order[$0..<($0 + batchSize)]) }
     }
 
-    /// Phase 1: pre-trains `model`'s encoders on `pairs` image-text pairs of the training split with the model's
-    /// objective, AdamW and warm-up + cosine schedule of `settings`. `makeBatch` turns indices into 0..<pairs into a
-    /// batch. Returns the per-epoch log (also passed to `onEpoch` as each epoch ends).
-    @discardableResult
-    public static func pretrain(_ model: Pretrainable, pairs: Int, settings: VLPPretrainSettings = .standard, seed: UInt64,
-                                makeBatch: ([Int]) -> Batch, onEpoch: ((EpochLog) -> Void)? = nil) throws -> [EpochLog] {
-        let stepsPerEpoch = pairs / settings.batchSize
-        guard settings.epochs == 0 || stepsPerEpoch > 0 else {
-            throw VLPError(description: "VLP pre-training needs at least one full batch: \(pairs) pairs, batch size \(settings.batchSize). Lower the batch size.")
+    /// Phase 1 one epoch at a time, so that a stored pre-training run can checkpoint between epochs and resume:
+    /// the schedule's step and the batches of an epoch depend only on (seed, epoch).
+    public struct Phase1 {
+        public let settings: VLPPretrainSettings
+        public let pairs: Int
+        public let seed: UInt64
+        public let stepsPerEpoch: Int
+        let schedule: LRSchedule
+
+        public init(pairs: Int, settings: VLPPretrainSettings, seed: UInt64) throws {
+            stepsPerEpoch = pairs / settings.batchSize
+            guard settings.epochs == 0 || stepsPerEpoch > 0 else {
+                throw VLPError(description: "VLP pre-training needs at least one full batch: \(pairs) pairs, batch size \(settings.batchSize). Lower the batch size.")
+            }
+            self.settings = settings; self.pairs = pairs; self.seed = seed
+            let total = settings.epochs * stepsPerEpoch
+            schedule = LRSchedule.warmupCosine(warmup: Int(Double(total) * settings.warmupFraction), total: total)
         }
-        let total = settings.epochs * stepsPerEpoch
-        let schedule = LRSchedule.warmupCosine(warmup: Int(Double(total) * settings.warmupFraction), total: total)
-        let optimizer = AdamW(model.pretrainParameters, lr: settings.learningRate, weightDecay: settings.weightDecay)
-        model.train()
-        var logs: [EpochLog] = []
-        var step = 0
-        for epoch in 0..<settings.epochs {
+
+        /// AdamW over what phase 1 optimises.
+        public func optimizer(for model: Pretrainable) -> Optimizer {
+            AdamW(model.pretrainParameters, lr: settings.learningRate, weightDecay: settings.weightDecay)
+        }
+
+        /// Trains epoch `epoch` (from 0) in place and returns its mean loss terms.
+        public func runEpoch(_ model: Pretrainable, optimizer: Optimizer, epoch: Int, makeBatch: ([Int]) -> Batch) throws -> EpochLog {
+            model.train()
             model.pretrainEpochWillBegin(epoch)
             var sums: [String: Double] = [:], lossSum = 0.0
+            var step = epoch * stepsPerEpoch
             for indices in epochBatches(pairs: pairs, batchSize: settings.batchSize, seed: seed, epoch: epoch) {
                 let batch = makeBatch(indices)
                 DropoutRNG.position(seed: seed, phase: "pre-train", epoch: epoch, step: step)
@@ -132,8 +143,23 @@ public enum VLPProtocol {
                 optimizer.step()
                 step += 1
             }
-            let log = EpochLog(epoch: epoch + 1, loss: lossSum / Double(stepsPerEpoch),
-                               terms: sums.mapValues { $0 / Double(stepsPerEpoch) }, steps: stepsPerEpoch)
+            return EpochLog(epoch: epoch + 1, loss: lossSum / Double(stepsPerEpoch),
+                            terms: sums.mapValues { $0 / Double(stepsPerEpoch) }, steps: stepsPerEpoch)
+        }
+    }
+
+    /// Phase 1: pre-trains `model`'s encoders on `pairs` image-text pairs of the training split with the model's
+    /// objective, AdamW and warm-up + cosine schedule of `settings`. `makeBatch` turns indices into 0..<pairs into a
+    /// batch. Returns the per-epoch log (also passed to `onEpoch` as each epoch ends).
+    @discardableResult
+    public static func pretrain(_ model: Pretrainable, pairs: Int, settings: VLPPretrainSettings = .standard, seed: UInt64,
+                                makeBatch: ([Int]) -> Batch, onEpoch: ((EpochLog) -> Void)? = nil) throws -> [EpochLog] {
+        let phase = try Phase1(pairs: pairs, settings: settings, seed: seed)
+        let optimizer = phase.optimizer(for: model)
+        model.train()
+        var logs: [EpochLog] = []
+        for epoch in 0..<settings.epochs {
+            let log = try phase.runEpoch(model, optimizer: optimizer, epoch: epoch, makeBatch: makeBatch)
             logs.append(log)
             onEpoch?(log)
         }

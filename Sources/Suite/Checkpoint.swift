@@ -52,6 +52,12 @@ enum Checkpoint {
             "bad_epochs": "\(s.badEpochs)", "learning_rate": "\(optimizer.learningRate)"])
     }
 
+    /// The current weights (`model.*`) of a checkpoint, without the optimiser or the best weights.
+    static func modelWeights(at url: URL) throws -> [String: Tensor] {
+        let all = try SafetensorsFile(contentsOf: url).allTensors()
+        return Dictionary(uniqueKeysWithValues: all.filter { $0.key.hasPrefix("model.") }.map { (String($0.key.dropFirst(6)), $0.value) })
+    }
+
     static func load(from url: URL, model: Module, optimizer: Optimizer) throws -> TrainState {
         let file: SafetensorsFile
         do { file = try SafetensorsFile(contentsOf: url) } catch {

@@ -31,16 +31,16 @@ public struct RunPlan {
     public var makeModel: () -> SegmentationModel
     /// Turns a batch's texts into the model's text input (nil for image-only models).
     public var encodeText: (([String]) -> TextInput)?
-    /// Vision-language pre-training on the training split's image-text pairs before fine-tuning.
-    public var pretrain: VLPPretrainSettings?
+    /// A stored pre-training whose weights the model starts from.
+    public var dependency: Dependency?
     /// What is segmented and how it is scored (TMC: `.binaryLViT`).
     public var task: SegmentationTask
 
     public init(config: RunConfig, cell: Cell, recipe: Recipe, scale: Scale, seed: Int, task: SegmentationTask,
                 makeModel: @escaping () -> SegmentationModel, encodeText: (([String]) -> TextInput)? = nil,
-                pretrain: VLPPretrainSettings? = nil) {
+                dependency: Dependency? = nil) {
         self.config = config; self.cell = cell; self.recipe = recipe; self.scale = scale; self.seed = seed
-        self.task = task; self.makeModel = makeModel; self.encodeText = encodeText; self.pretrain = pretrain
+        self.task = task; self.makeModel = makeModel; self.encodeText = encodeText; self.dependency = dependency
     }
 }
 
@@ -97,16 +97,15 @@ public final class SegmentationRunner {
             throw RunError("\(label): the recipe's loss '\(r.loss)' does not fit the \(task.name) task; it accepts \(task.losses.joined(separator: ", "))")
         }
         try TrainingBatches.check(data.train, task: task, dataset: data.name)
+        // The pre-training first (stored, or trained now): it seeds the initialiser itself, and the fine-tuning
+        // model below must see the initialiser exactly as a run without a dependency does.
+        let pretrained = try plan.dependency.map { try weights(of: $0.plan, label: label + " · pre-training") }
         ParamInit.seed(UInt64(plan.seed))
         let model = plan.makeModel()
         model.train()
+        if let dependency = plan.dependency, let w = pretrained { try dependency.apply(model, w) }
         let ckpt = store.checkpointURL(runId: id)
         let resuming = FileManager.default.fileExists(atPath: ckpt.path)
-        if let model = model as? Pretrainable, let settings = plan.pretrain {
-            // A resumed run's checkpoint already holds the fine-tuning weights, so phase 1 runs only on a fresh start.
-            if !resuming { try pretrain(model, settings, plan, data, label: label) }
-            VLPProtocol.prepareForFineTuning(model)
-        }
         let optimizer = makeOptimizer(r, model.trainableParameters)
         var state = TrainState()
         if resuming {
@@ -174,24 +173,6 @@ public final class SegmentationRunner {
         log("\(label): test Dice \(fmt(summary["Dice"] ?? .nan))\(extra) (best epoch \(state.bestEpoch) of \(state.epoch))")
     }
 
-    /// Phase 1 of the vision-language baselines: the method's own objective on the training pairs. Its loss curve
-    /// is stored under split "pretrain" (negative epochs are not used: epochs count from 1 in each phase).
-    private func pretrain(_ model: Pretrainable, _ settings: VLPPretrainSettings, _ plan: RunPlan, _ data: LabeledSplits, label: String) throws {
-        guard let encode = plan.encodeText else { throw RunError("\(label): pre-training needs a text encoder") }
-        let bar = ProgressBar(label: label + " · pre-training", total: settings.epochs, enabled: progress)
-        let batch = min(settings.batchSize, data.train.count)
-        var s = settings
-        s.batchSize = batch
-        try VLPProtocol.pretrain(model, pairs: data.train.count, settings: s, seed: UInt64(plan.seed), makeBatch: { idx in
-            let b = Batching.make(ArraySlice(idx.map { data.train[$0] }), output: plan.task.output)
-            return VLPProtocol.Batch(images: b.images, text: encode(b.texts))
-        }, onEpoch: { log in
-            try? self.store.appendCurve(runId: plan.config.id, epoch: log.epoch, split: "pretrain", values: ["loss": log.loss])
-            bar.advance(to: log.epoch)
-        })
-        bar.finish()
-    }
-
     /// Test Dice when every image gets another image's text (a derangement by rotation): how much the text matters.
     private func textControl(_ model: SegmentationModel, _ plan: RunPlan, _ data: LabeledSplits) -> Double {
         let texts = data.test.map(\.text)
@@ -202,6 +183,6 @@ public final class SegmentationRunner {
                                         task: plan.task)["Dice"] ?? .nan
     }
 
-    private func log(_ s: String) { FileHandle.standardError.write((s + "\n").data(using: .utf8)!) }
+    func log(_ s: String) { FileHandle.standardError.write((s + "\n").data(using: .utf8)!) }
     private func fmt(_ x: Double) -> String { String(format: "%.2f", x) }
 }

@@ -167,15 +167,20 @@ public enum TableMain {
                         let encoder = m.usesText ? try text.encoder() : nil
                         if let e = encoder { hyper["text_encoder"] = e.name }
                         let pretrain = m.pretrain?(scale)
-                        if let p = pretrain { hyper["pretrain"] = "epochs=\(p.epochs),batch=\(p.batchSize),lr=\(p.learningRate),wd=\(p.weightDecay)" }
+                        if let p = pretrain { hyper["pretrain"] = VLPPretraining.describe(p) }
                         let config = RunConfig(paper: exp.spec.paper, table: exp.spec.table, method: cell.method,
                                                dataset: cell.dataset, variant: cell.variant, scale: scale.rawValue,
                                                seed: seed, dataSource: source, hyperparameters: hyper)
                         let channels = data.train.first?.channels ?? 1
                         let size = data.train.first?.shape.last ?? scale.imageSize
                         let context = ModelContext(scale: scale, inChannels: channels, imageSize: size, textWidth: encoder?.width ?? 384)
+                        let dependency = try pretrain.map { settings -> Dependency in
+                            guard let e = encoder else { throw RunError("\(m.row.display): pre-training needs a text encoder") }
+                            return try VLPPretraining.dependency(method: m, settings: settings, fineTuning: config, context: context,
+                                                                 data: data, textEncoder: e.name, encode: e.encode)
+                        }
                         let plan = RunPlan(config: config, cell: cell, recipe: recipe, scale: scale, seed: seed, task: exp.task,
-                                           makeModel: { m.make(context) }, encodeText: encoder?.encode, pretrain: pretrain)
+                                           makeModel: { m.make(context) }, encodeText: encoder?.encode, dependency: dependency)
                         let label = "[\(done + skipped + 1)/\(total)] \(m.row.display) · \(ds.display) · seed \(seed)"
                         if try runner.run(plan, data: data, force: o.force, label: label) { done += 1 } else { skipped += 1 }
                     }

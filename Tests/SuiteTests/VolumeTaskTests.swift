@@ -130,3 +130,76 @@ final class VolumeTaskTests: XCTestCase {
         XCTAssertEqual(TaskEvaluation.summarize(rows, task: task)["Dice"] ?? -1, 2.0 / 3 * 100, accuracy: 1e-9)
     }
 }
+
+/// A pre-training is a run of its own: stored once under its config hash, reused by every fine-tuning run that
+/// names it, resumable between epochs, and retrained to the same weights when its checkpoint is gone.
+final class DependentRunTests: XCTestCase {
+    /// Two epochs of UNETR's own loss on one fixed phantom patch: small, but a real training whose weights a later
+    /// run can tell apart from a fresh initialisation.
+    static func pretraining(epochs: Int = 2) -> WeightsPlan {
+        let config = RunConfig(paper: "test", table: pretrainingTable, method: "UNETR", dataset: "phantoms", variant: "self",
+                               scale: "smoke", seed: 7, dataSource: .proxy, hyperparameters: ["epochs": "\(epochs)"])
+        let fine = VolumeTaskTests.plan(maxEpochs: 1)
+        let patch = VolumeTaskTests.phantom("p", seed: 42, shape: [16, 16, 16])
+        return WeightsPlan(config: config, seed: 7, epochs: epochs, makeModel: { fine.makeModel() },
+                           makeOptimizer: { AdamW($0.trainableParameters, lr: 1e-3) },
+                           trainEpoch: { model, optimizer, _ in
+            let x = Tensor(patch.pixels, shape: [1, 1, 16, 16, 16])
+            let loss = Loss.unetrDiceCE((model as! UNETR)(x), patch.labels.map { Int($0) })
+            optimizer.zeroGrad()
+            loss.backward()
+            optimizer.step()
+            return ["loss": Double(loss.item)]
+        })
+    }
+
+    static func fineTuning(seed: Int, pretraining: WeightsPlan) -> RunPlan {
+        var plan = VolumeTaskTests.plan(maxEpochs: 1)
+        plan.seed = seed
+        plan.config = RunConfig(paper: "test", table: "phantoms", method: "UNETR", dataset: "phantoms", variant: "pretrained",
+                                scale: "smoke", seed: seed, dataSource: .proxy,
+                                hyperparameters: plan.recipe.asDictionary.merging(["pretrained": pretraining.config.id]) { a, _ in a })
+        plan.dependency = Dependency(plan: pretraining) { model, weights in try model.loadStateDict(weights) }
+        return plan
+    }
+
+    func testTwoFineTuningRunsShareOneStoredPretraining() throws {
+        let store = try ResultStore.open(try makeTemporaryDirectory(self).appendingPathComponent("r.sqlite"))
+        let runner = SegmentationRunner(store: store, progress: false)
+        let pre = DependentRunTests.pretraining()
+        for seed in [0, 1] {
+            try runner.run(DependentRunTests.fineTuning(seed: seed, pretraining: pre), data: VolumeTaskTests.splits(), force: false, label: "ft\(seed)")
+        }
+        let runs = try store.runs()
+        XCTAssertEqual(runs.filter { $0.config.table == pretrainingTable }.count, 1)
+        XCTAssertEqual(try store.curves(runId: pre.config.id).filter { $0.split == "pretrain" && $0.metric == "loss" }.count, 2,
+                       "trained once: two epochs, not four")
+        XCTAssertEqual(try store.run(id: pre.config.id)?.status, .finished)
+        // The fine-tuning started from the stored weights, not from its own initialisation.
+        let stored = try runner.weights(of: pre, label: "again")
+        ParamInit.seed(0)
+        let fresh = VolumeTaskTests.plan().makeModel().stateDict()
+        XCTAssertNotEqual(stored["out.weight"]!.array, fresh["out.weight"]!.array)
+    }
+
+    func testPausedPretrainingResumesAndAMissingCheckpointRetrainsToTheSameWeights() throws {
+        let dir = try makeTemporaryDirectory(self)
+        let store = try ResultStore.open(dir.appendingPathComponent("r.sqlite"))
+        let runner = SegmentationRunner(store: store, progress: false)
+        let pre = DependentRunTests.pretraining(epochs: 3)
+        runner.epochBudget = 1
+        XCTAssertThrowsError(try runner.weights(of: pre, label: "pre")) { XCTAssertTrue($0 is RunPaused, "\($0)") }
+        XCTAssertEqual(try store.run(id: pre.config.id)?.epochsDone, 1)
+        runner.epochBudget = nil
+        let resumed = try runner.weights(of: pre, label: "pre")
+
+        let other = try ResultStore.open(try makeTemporaryDirectory(self).appendingPathComponent("o.sqlite"))
+        let whole = try SegmentationRunner(store: other, progress: false).weights(of: pre, label: "whole")
+        XCTAssertEqual(Set(resumed.keys), Set(whole.keys))
+        for (k, v) in whole { XCTAssertEqual(resumed[k]!.array, v.array, k) }
+
+        try FileManager.default.removeItem(at: store.checkpointURL(runId: pre.config.id))
+        let again = try runner.weights(of: pre, label: "pre")
+        for (k, v) in whole { XCTAssertEqual(again[k]!.array, v.array, k) }
+    }
+}
