@@ -109,3 +109,29 @@ public enum NIfTI {
         }
     }
 }
+
+extension Volume {
+    /// The largest entry-wise difference between the two voxel-to-world affines, when it exceeds 10⁻³ of the
+    /// affine's scale (rounding in stored headers); nil when both volumes sit on the same grid.
+    public func affineMismatch(_ other: Volume) -> Double? {
+        let scale = Swift.max(1, affine.map(abs).max() ?? 1)
+        let worst = zip(affine, other.affine).map { abs($0 - $1) }.max() ?? 0
+        return worst > 1e-3 * scale ? worst : nil
+    }
+
+    /// The voxels as integer labels, or the first voxel (index, value) that is not an integer exactly representable
+    /// in Float (|x| < 2²⁴).
+    public func integerLabels() -> Result<[Int32], NonIntegerLabel> {
+        var out = [Int32](repeating: 0, count: values.count)
+        for (i, x) in values.enumerated() {
+            guard x.rounded() == x, abs(x) < 16_777_216 else { return .failure(NonIntegerLabel(index: i, value: x)) }
+            out[i] = Int32(x)
+        }
+        return .success(out)
+    }
+}
+
+public struct NonIntegerLabel: Error, Equatable {
+    public let index: Int
+    public let value: Float
+}

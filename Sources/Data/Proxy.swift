@@ -1,3 +1,4 @@
+@_exported import Common
 import Foundation
 
 // Seeded stand-ins for TMC's three data sets. Papers/TMC/datasets.md gives the design and the real-data property
@@ -25,24 +26,6 @@ public enum ProxyKind: String, CaseIterable, Sendable {
     }
 }
 
-/// Sizes of a proxy. The scales share generators; only counts and image size change.
-public enum ProxyScale: String, CaseIterable, Sendable {
-    /// CI: 16 / 8 / 8 samples at 32 × 32.
-    case smoke
-    /// The embedded default: a few hundred training images at 64 × 64, minutes per training run on 2 cores.
-    case proxy
-    /// The real data sets' sizes and LViT's 224 × 224.
-    case paper
-
-    public var imageSize: Int {
-        switch self {
-        case .smoke: return 32
-        case .proxy: return 64
-        case .paper: return 224
-        }
-    }
-}
-
 /// One patient of a proxy: the split it belongs to (0 train, 1 val, 2 test), its global index and slice count.
 public struct ProxyPatient: Equatable, Sendable {
     public var split: Int
@@ -57,7 +40,7 @@ public struct ProxyPatient: Equatable, Sendable {
 }
 
 /// Patients per split for (kind, scale), split at patient level with the real ratios (smoke: fixed 16 / 8 / 8).
-public func proxyPlan(_ kind: ProxyKind, scale: ProxyScale, seed: UInt64) -> [ProxyPatient] {
+public func proxyPlan(_ kind: ProxyKind, scale: Scale, seed: UInt64) -> [ProxyPatient] {
     func uniform(_ counts: [Int], slices: Int) -> [ProxyPatient] {
         var out: [ProxyPatient] = []
         for (split, n) in counts.enumerated() {
@@ -94,7 +77,7 @@ private func filledPlan(slicesPerSplit: [Int], perPatient: ClosedRange<Int>, rng
 }
 
 /// Builds a proxy data set; bit-identical for the same (kind, scale, seed) at any thread count.
-public func makeProxy(_ kind: ProxyKind, scale: ProxyScale, seed: UInt64) -> SegDataset {
+public func makeProxy(_ kind: ProxyKind, scale: Scale, seed: UInt64) -> SegDataset {
     let plan = proxyPlan(kind, scale: scale, seed: seed)
     let size = scale.imageSize
     var rendered = [[SegSample]](repeating: [], count: plan.count)

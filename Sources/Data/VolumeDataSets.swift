@@ -53,18 +53,20 @@ public struct VolumeDataSet: Sendable {
             throw DataError.volumeMismatch(image: c.image.path, label: labelURL.path,
                                            reason: "image shape \(image.shape), label shape \(label.shape)")
         }
-        let scale = image.affine.map(abs).max() ?? 1
-        if let worst = zip(image.affine, label.affine).map({ abs($0 - $1) }).max(), worst > 1e-3 * Swift.max(1, scale) {
+        if let worst = image.affineMismatch(label) {
             throw DataError.volumeMismatch(image: c.image.path, label: labelURL.path,
                                            reason: "their voxel-to-world affines differ by up to \(worst) mm")
         }
-        var out = [Int32](repeating: 0, count: label.values.count)
-        for (i, v) in label.values.enumerated() {
-            let stored = Int32(exactly: v)
-            let mapped = stored.flatMap { labelValues == nil ? ($0 >= 0 && Int($0) < classes.count ? $0 : nil) : labelValues![$0] }
-            guard let m = mapped else {
-                let allowed = labelValues.map { $0.keys.sorted().map(String.init) } ?? classes.indices.map(String.init)
-                throw DataError.unexpectedLabel(path: labelURL.path, value: Double(v), allowed: allowed.joined(separator: ", "))
+        let allowed = { (labelValues.map { $0.keys.sorted().map(String.init) } ?? classes.indices.map(String.init)).joined(separator: ", ") }
+        let stored: [Int32]
+        switch label.integerLabels() {
+        case .success(let l): stored = l
+        case .failure(let bad): throw DataError.unexpectedLabel(path: labelURL.path, value: Double(bad.value), allowed: allowed())
+        }
+        var out = [Int32](repeating: 0, count: stored.count)
+        for (i, v) in stored.enumerated() {
+            guard let m = labelValues == nil ? (v >= 0 && Int(v) < classes.count ? v : nil) : labelValues![v] else {
+                throw DataError.unexpectedLabel(path: labelURL.path, value: Double(v), allowed: allowed())
             }
             out[i] = m
         }

@@ -1,21 +1,4 @@
-/// How large a run is. The same model code runs at every scale; only widths, depths and image sizes differ.
-///
-/// - `paper`: the published architecture at 224 × 224, for parameter counts and for real-data runs.
-/// - `proxy`: reduced width and depth for 64 × 64 images, so that a model trains in minutes on 2 cores.
-/// - `smoke`: tinier still (32 × 32, base width 4), for tests and end-to-end checks of the plumbing.
-public enum Scale: String, CaseIterable, Codable, Sendable {
-    case smoke, proxy, paper
-
-    /// The image side each scale is designed for.
-    public var imageSize: Int {
-        switch self {
-        case .smoke: return 32
-        case .proxy: return 64
-        case .paper: return 224
-        }
-    }
-}
-
+@_exported import Common
 /// U-Net (Ronneberger et al., 2015) as two common PyTorch codes build it.
 public struct UNetConfig: Equatable, Sendable {
     public enum Style: String, Sendable {

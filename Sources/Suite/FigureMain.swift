@@ -76,7 +76,7 @@ public enum FigureMain {
             print("\(spec.target): a figure holds no numbers of its own to check or record (its Dice values are Table 1's, checked by Table1_TMC --check); nothing to do.")
             return
         }
-        guard let scale = Scale(rawValue: t.scale) else { throw RunError("unknown --scale \(t.scale); use smoke, proxy or paper") }
+        let scale = t.scale
         guard o.cases >= 1 else { throw RunError("--cases must be at least 1") }
         for name in t.only where !spec.methods.contains(where: { $0.row.id == name }) {
             throw RunError("--only \(name): \(spec.target) shows no such method; it shows \(spec.methods.map(\.row.id).joined(separator: ", "))")

@@ -69,10 +69,13 @@ public struct Experiment {
     }
 }
 
+/// `--scale smoke|proxy|paper`; ArgumentParser lists the values when another is given.
+extension Scale: ExpressibleByArgument {}
+
 /// The options every table target takes.
 public struct TableOptions: ParsableArguments {
     @Option(help: "smoke (CI, seconds), proxy (default, about an hour per table on 2 cores) or paper (published architectures).")
-    public var scale: String = "proxy"
+    public var scale: Scale = .proxy
     @Option(help: "Number of seeds (0, 1, ... N-1). Default 1: a proxy table with one seed takes about an hour on 2 cores (Papers/TMC/Table1.md); pass 3 for a spread.")
     public var seeds: Int?
     @Option(name: .customLong("data-root"), help: "Folder with one LViT-layout folder per data set (QaTa-COV19, MosMedData, Duke-Breast). Without it, seeded proxies are used.")
@@ -119,7 +122,7 @@ public enum TableMain {
     }
 
     static func execute(_ exp: Experiment, _ o: TableOptions) throws {
-        guard let scale = Scale(rawValue: o.scale) else { throw RunError("unknown --scale \(o.scale); use smoke, proxy or paper") }
+        let scale = o.scale
         let project = try ProjectPaths.locate()
         // Relative store paths are taken from the repository root, so a run started in a subfolder uses the same store.
         let dbURL = URL(fileURLWithPath: o.db, relativeTo: project.root)
@@ -209,7 +212,6 @@ public enum DatasetProvider {
             }
         }
         guard let kind = kinds[name] else { throw RunError("no proxy for data set \(name)") }
-        let ps: ProxyScale = { switch scale { case .smoke: return .smoke; case .proxy: return .proxy; case .paper: return .paper } }()
-        return makeProxy(kind, scale: ps, seed: proxyDataSeed)
+        return makeProxy(kind, scale: scale, seed: proxyDataSeed)
     }
 }

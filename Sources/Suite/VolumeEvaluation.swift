@@ -46,7 +46,7 @@ public struct VolumeEvaluation {
             guard truth.shape == guess.shape else {
                 throw EvaluationError("\(pURL.path) has shape \(guess.shape) but \(tURL.path) has \(truth.shape); save predictions on the ground truth's grid (undo any resampling or cropping)")
             }
-            if let worst = zip(truth.affine, guess.affine).map({ abs($0 - $1) }).max(), worst > 1e-3 {
+            if let worst = truth.affineMismatch(guess) {
                 throw EvaluationError("\(pURL.path) and \(tURL.path) have different voxel-to-world affines (they differ by \(worst)); save predictions with the ground truth's header")
             }
             let t = try labels(truth, tURL), g = try labels(guess, pURL)
@@ -70,14 +70,11 @@ public struct VolumeEvaluation {
         guard v.shape.count == 3 || (v.shape.count == 4 && v.shape[3] == 1) else {
             throw EvaluationError("\(url.path) has shape \(v.shape); a label volume has three dimensions")
         }
-        var out = [Int32](repeating: 0, count: v.values.count)
-        for (i, x) in v.values.enumerated() {
-            guard x.rounded() == x, abs(x) < 16_777_216 else {
-                throw EvaluationError("\(url.path) holds \(x) at voxel \(i), which is not a label; save label maps with integer values (argmax, not probabilities)")
-            }
-            out[i] = Int32(x)
+        switch v.integerLabels() {
+        case .success(let labels): return labels
+        case .failure(let bad):
+            throw EvaluationError("\(url.path) holds \(bad.value) at voxel \(bad.index), which is not a label; save label maps with integer values (argmax, not probabilities)")
         }
-        return out
     }
 
     /// `{"cases": [{"case", "classes": {"1": {"Dice", "HD95"}}}], "mean": {...}}`, null for undefined values.

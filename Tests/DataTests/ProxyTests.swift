@@ -63,7 +63,7 @@ final class ProxyTests: XCTestCase {
         XCTAssertEqual((0..<3).map { patients(dukeProxy, $0) }, [42, 6, 12])
         XCTAssertEqual((0..<3).map { slices(dukeProxy, $0) }, [252, 36, 72])
         XCTAssertEqual(Set(duke.map(\.index)).count, duke.count)
-        XCTAssertEqual([ProxyScale.smoke, .proxy, .paper].map(\.imageSize), [32, 64, 224])
+        XCTAssertEqual([Scale.smoke, .proxy, .paper].map(\.imageSize), [32, 64, 224])
     }
 
     func testDeterministicBySeed() {

@@ -46,7 +46,7 @@ final class ModelsTests: XCTestCase {
         }
     }
 
-    func testProxyScaleBuildsFor64PixelImages() {
+    func testScaleBuildsFor64PixelImages() {
         let x = randomImages([1, 1, 64, 64], seed: 3)
         for name in ModelRegistry.imageOnly.map(\.name) {
             let m = model(name, scale: .proxy, imageSize: 64)

@@ -369,7 +369,7 @@ final class VLPTests: XCTestCase {
               VLPMethod.allCases.map { "\($0.tableName) \(counts[$0]!.0) + \(counts[$0]!.1)" }.joined(separator: "; "))
     }
 
-    func testProxyScaleSegmentersDifferOnlyInTheirPretrainingHeads() {
+    func testScaleSegmentersDifferOnlyInTheirPretrainingHeads() {
         // MiniLM's 384-wide features at proxy scale (64² images, base width 16).
         let models = VLPMethod.allCases.map { VLPSegmenter(method: $0, scale: .proxy, inChannels: 3, imageSize: 64, textDim: 384) }
         let unet = UNet(config: .of(.proxy), inChannels: 3).parameterCount
