@@ -52,6 +52,12 @@ public struct CPUInfo: Equatable, Sendable {
 
     /// "AVX-512", "AVX2", "AVX" or "SSE".
     public var vectorExtension: String { avx512 ? "AVX-512" : (avx2 ? "AVX2" : (avx ? "AVX" : "SSE")) }
+
+    /// One line naming the CPU, stored with every run (no commas: a run resumed elsewhere lists its CPUs comma-separated):
+    /// "Intel(R) Xeon(R) Processor (Intel family 6 model 207 · AVX-512)".
+    public var summary: String {
+        "\(brand.isEmpty ? "unknown CPU" : brand) (\(vendor.rawValue) family \(family) model \(model) · \(vectorExtension))"
+    }
 }
 
 /// What the engine does about OpenBLAS's kernel in this process.

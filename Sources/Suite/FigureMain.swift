@@ -87,7 +87,7 @@ public enum FigureMain {
         guard FileManager.default.fileExists(atPath: dbURL.path) else {
             throw RunError("no result store at \(dbURL.path). `\(FigureSession.command(spec, t, scale))` trains Table 1 and creates it.")
         }
-        let store = try ResultStore.open(dbURL)
+        let store = try RunExport.openStore(dbURL)
         let session = try FigureSession(spec: spec, options: o, paths: paths, store: store, scale: scale)
         guard !session.planned.isEmpty else { throw RunError(session.nothingAvailable) }
         if !session.missing.isEmpty { session.warn(session.missingMessage) }

@@ -67,6 +67,8 @@ public enum Markdown {
             facts.append("code " + versions.map { "`\($0)`" }.joined(separator: ", ")
                          + (versions.count > 1 ? " (runs from \(versions.count) code versions)" : ""))
         }
+        let machines = s.machines
+        if !machines.isEmpty { facts.append("CPU " + machines.joined(separator: "; ")) }
         if let first = s.firstStart, let last = s.lastFinish {
             facts.append("runs \(timestamp(first)) → \(timestamp(last))")
         }

@@ -1,6 +1,7 @@
 import Foundation
 import Crypto
 import GRDB
+import Engine
 
 // The result store: every run's configuration, status, training curve, per-case and summary metrics, in one SQLite
 // file. Reports and checks are computed from these rows alone, so nothing in here knows about models or engines.
@@ -111,6 +112,8 @@ public struct RunRecord: Equatable, Sendable {
     public let error: String?
     public let epochsDone: Int
     public let bestEpoch: Int?
+    /// The CPU (or CPUs, comma-separated, for a run resumed elsewhere) that trained it.
+    public var machine: String = ""
 }
 
 /// What `beginRun` found. `resumable` carries the row as it was before the call (its status tells whether the
@@ -243,16 +246,19 @@ public final class ResultStore: @unchecked Sendable {
     public let url: URL
     /// The code version stamped on runs begun through this handle.
     public let codeVersion: String
+    /// The CPU stamped on runs begun through this handle.
+    public let machine: String
     private let pool: DatabasePool
 
     /// Opens (creating if needed) the store at `url`. `codeVersion` defaults to `git describe` of the project
     /// (or of the database's directory when no project root is found).
-    public init(url: URL, codeVersion: String? = nil, busyTimeout: TimeInterval = 60) throws {
+    public init(url: URL, codeVersion: String? = nil, machine: String = CPUInfo.current.summary, busyTimeout: TimeInterval = 60) throws {
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
         var configuration = Configuration()
         configuration.busyMode = .timeout(busyTimeout)
         pool = try DatabasePool(path: url.path, configuration: configuration)
         self.url = url
+        self.machine = machine
         self.codeVersion = codeVersion
             ?? CodeVersion.current(checkout: (try? ProjectPaths.locate().root) ?? url.deletingLastPathComponent())
         try Self.migrate(pool)
@@ -321,6 +327,9 @@ public final class ResultStore: @unchecked Sendable {
                 );
                 """)
         }
+        migrator.registerMigration("v2: machine") { db in
+            try db.execute(sql: "ALTER TABLE runs ADD COLUMN machine TEXT NOT NULL DEFAULT ''")
+        }
         return migrator
     }
 
@@ -352,17 +361,18 @@ public final class ResultStore: @unchecked Sendable {
                 let record = try Self.record(from: row)
                 if record.status == .finished { return .finished(record) }
                 let versions = Self.appendVersion(version, to: record.codeVersion)
-                try db.execute(sql: "UPDATE runs SET status = 'running', error = NULL, code_version = ? WHERE id = ?",
-                               arguments: [versions, id])
+                let machines = record.machine.isEmpty ? machine : Self.appendVersion(machine, to: record.machine)
+                try db.execute(sql: "UPDATE runs SET status = 'running', error = NULL, code_version = ?, machine = ? WHERE id = ?",
+                               arguments: [versions, machines, id])
                 return .resumable(record)
             }
             try db.execute(sql: """
                 INSERT INTO runs (id, paper, table_name, method, dataset, variant, scale, seed, data_source,
-                                  config_json, code_version, status, started_at, epochs_done)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, 0)
+                                  config_json, code_version, status, started_at, epochs_done, machine)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, 0, ?)
                 """, arguments: [id, config.paper, config.table, config.method, config.dataset, config.variant,
                                  config.scale, config.seed, config.dataSource.rawValue, config.canonicalJSON,
-                                 version, Date()])
+                                 version, Date(), machine])
             return .new
         }
     }
@@ -384,6 +394,40 @@ public final class ResultStore: @unchecked Sendable {
     public func markFailed(runId: String, error: String) throws {
         try updateRun(runId, sql: "UPDATE runs SET status = 'failed', error = ?, finished_at = ? WHERE id = ?",
                       arguments: [error, Date(), runId])
+    }
+
+    /// Writes a finished run exactly as another store recorded it (an imported export), with all its rows, in one
+    /// transaction. A run already finished here is left as it is; an unfinished one is replaced. Returns whether
+    /// it wrote.
+    @discardableResult
+    public func restore(_ run: RunResult) throws -> Bool {
+        let r = run.record
+        precondition(r.status == .finished, "only finished runs are restored")
+        return try pool.write { db in
+            if let status = try String.fetchOne(db, sql: "SELECT status FROM runs WHERE id = ?", arguments: [r.id]) {
+                if status == RunStatus.finished.rawValue { return false }
+                try db.execute(sql: "DELETE FROM runs WHERE id = ?", arguments: [r.id])
+            }
+            let c = r.config
+            try db.execute(sql: """
+                INSERT INTO runs (id, paper, table_name, method, dataset, variant, scale, seed, data_source, config_json,
+                                  code_version, status, started_at, finished_at, error, epochs_done, best_epoch, machine)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'finished', ?, ?, NULL, ?, ?, ?)
+                """, arguments: [r.id, c.paper, c.table, c.method, c.dataset, c.variant, c.scale, c.seed, c.dataSource.rawValue,
+                                 c.canonicalJSON, r.codeVersion, r.startedAt, r.finishedAt, r.epochsDone, r.bestEpoch, r.machine])
+            for p in run.curves {
+                try db.execute(sql: "INSERT INTO curves (run_id, epoch, split, metric, value) VALUES (?, ?, ?, ?, ?)",
+                               arguments: [r.id, p.epoch, p.split, p.metric, p.value])
+            }
+            let statement = try db.cachedStatement(sql: "INSERT INTO case_metrics (run_id, case_id, metric, value) VALUES (?, ?, ?, ?)")
+            for (metric, byCase) in run.cases {
+                for (caseId, value) in byCase { try statement.execute(arguments: [r.id, caseId, metric, value]) }
+            }
+            for (metric, value) in run.summary {
+                try db.execute(sql: "INSERT INTO summary (run_id, metric, value) VALUES (?, ?, ?)", arguments: [r.id, metric, value])
+            }
+            return true
+        }
     }
 
     /// Removes a run and its rows (curves, cases, summary), e.g. to start a cell afresh.
@@ -545,7 +589,7 @@ public final class ResultStore: @unchecked Sendable {
         }
         return RunRecord(id: row["id"], config: config, status: status, codeVersion: row["code_version"],
                          startedAt: row["started_at"], finishedAt: row["finished_at"], error: row["error"],
-                         epochsDone: row["epochs_done"], bestEpoch: row["best_epoch"])
+                         epochsDone: row["epochs_done"], bestEpoch: row["best_epoch"], machine: row["machine"])
     }
 }
 

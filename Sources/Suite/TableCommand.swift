@@ -127,7 +127,7 @@ public enum TableMain {
         // Relative store paths are taken from the repository root, so a run started in a subfolder uses the same store.
         let dbURL = URL(fileURLWithPath: o.db, relativeTo: project.root)
         let paths = project.rendering(store: dbURL)
-        let store = try ResultStore.open(dbURL)
+        let store = try RunExport.openStore(dbURL)
         let only = try exp.methods.select(only: o.only, target: exp.spec.target)
         if o.recordReference {
             for url in try Checks.recordReference(store: store, specs: [exp.spec], scale: scale.rawValue, paths: paths) {
@@ -190,6 +190,11 @@ public enum TableMain {
                 }
             }
             FileHandle.standardError.write("\(exp.spec.target): \(done) runs trained, \(skipped) already finished, \(String(format: "%.0f", Date().timeIntervalSince(start))) s\n".data(using: .utf8)!)
+            // The table's runs (and the pre-trainings they load) as text beside the store: commit Reports/runs/
+            // and a fresh clone renders and checks these numbers without training.
+            for table in [exp.spec.table, pretrainingTable] {
+                try RunExport.write(store, filter: RunFilter(paper: exp.spec.paper, table: table), to: RunExport.folder(for: dbURL))
+            }
         }
         let writer = ReportWriter(paths: paths, store: store)
         let page = try writer.write(exp.spec)   // also refreshes Reports/REPORT.md

@@ -280,6 +280,10 @@ public struct TableSection {
     public var codeVersions: [String] {
         Array(Set(runs.flatMap { $0.record.codeVersion.split(separator: ",").map(String.init) })).sorted()
     }
+    /// The CPUs the section's runs trained on (empty for runs stored before the store recorded it).
+    public var machines: [String] {
+        Array(Set(runs.flatMap { $0.record.machine.split(separator: ",").map(String.init) }).subtracting([""])).sorted()
+    }
     public var firstStart: Date? { runs.compactMap(\.record.startedAt).min() }
     public var lastFinish: Date? { runs.compactMap(\.record.finishedAt).max() }
 

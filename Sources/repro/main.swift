@@ -12,7 +12,7 @@ struct Repro: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "repro",
         abstract: "Reproduction suite for TMC and MOSMOS: reports, checks, model descriptions, scoring, text embedding.",
-        subcommands: [Report.self, Check.self, Describe.self, Evaluate.self, Embed.self, Doctor.self, CodeVersionCommand.self])
+        subcommands: [Report.self, Check.self, Export.self, Describe.self, Evaluate.self, Embed.self, Doctor.self, CodeVersionCommand.self])
 }
 
 /// The table and figure executables built beside this one, in name order.
@@ -71,6 +71,19 @@ struct Check: ParsableCommand {
             FileHandle.standardError.write("check failed: \(failed.joined(separator: ", "))\n".data(using: .utf8)!)
             throw ExitCode(1)
         }
+    }
+}
+
+struct Export: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write every finished run of the store as text under <store folder>/runs/ (one .jsonl per paper and table).",
+        discussion: "Table targets export their own runs after training; this rewrites all of them, e.g. after merging stores. Commit Reports/runs/: commands that open a store restore the exported runs it lacks.")
+    @Option(help: "SQLite result store.") var db = "Reports/results.sqlite"
+    func run() throws {
+        let root = try ProjectPaths.locate().root
+        let url = URL(fileURLWithPath: db, relativeTo: root)
+        let store = try RunExport.openStore(url)
+        for file in try RunExport.write(store, to: RunExport.folder(for: url)) { print("wrote \(file.path)") }
     }
 }
 

@@ -83,6 +83,8 @@ final class EndToEndTests: XCTestCase {
             try db.execute(sql: "DELETE FROM case_metrics")
             try db.execute(sql: "DELETE FROM summary")
         }
+        // A real kill comes before the table exports its runs; without this the export would restore the run.
+        try FileManager.default.removeItem(at: b.deletingLastPathComponent().appendingPathComponent("runs"))
         let resumed = try run("Table1_TMC", args + ["--db", b.path])
         XCTAssertTrue(resumed.contains("resuming after epoch"), resumed)
         let dice = "SELECT CAST(ROUND(value * 1000000) AS INTEGER) FROM summary WHERE metric = 'Dice'"

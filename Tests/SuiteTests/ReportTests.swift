@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import Suite
+import Engine
 
 final class ReportTests: XCTestCase {
     private let claim = Claim.outperforms(id: "C1", text: "TMC beats U-Net on QaTa-COV19", source: "TMC Table 1",
@@ -49,7 +50,7 @@ final class ReportTests: XCTestCase {
         XCTAssertTrue(page.contains("from `Reports/results.sqlite`"))
         XCTAssertTrue(page.contains("## Real data · scale `paper`"))
         XCTAssertTrue(page.contains("> **Real data**: the paper's data sets."))
-        XCTAssertTrue(page.contains("> Scale `paper` · seeds 0, 1, 2 · 5 finished runs · code `abc1234` · runs "))
+        XCTAssertTrue(page.contains("> Scale `paper` · seeds 0, 1, 2 · 5 finished runs · code `abc1234` · CPU \(CPUInfo.current.summary) · runs "), page)
         XCTAssertTrue(page.contains("> Not yet in the table: 0 running, 1 failed (e.g. loss became nan at epoch 3)."))
         XCTAssertTrue(page.contains("| Method | Dice published | Dice reproduced | Δ | ✓ | mIoU published | mIoU reproduced | Δ | ✓ |"))
         XCTAssertTrue(page.contains("| UNet | 79.94 | 80.00 ± 1.00 | +0.06 | ✓ (±3.00) | 69.58 | 70.00 ± 0.00 | +0.42 | ✓ (±4.00) |"))
