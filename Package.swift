@@ -28,12 +28,12 @@ let package = Package(
         .target(name: "CNIfTI", cSettings: [.unsafeFlags(["-O2", "-I/usr/include/nifti"])],
                 linkerSettings: [.linkedLibrary("nifti2"), .linkedLibrary("znz"), .linkedLibrary("z"), .linkedLibrary("m")]),
         .target(name: "CDNNL", cxxSettings: [.unsafeFlags(["-O2"])], linkerSettings: [.linkedLibrary("dnnl"), .linkedLibrary("gomp")]),
-        // The scale shared by data generators, model configurations and the store.
-        .target(name: "Common", swiftSettings: v5),
-        .target(name: "Engine", dependencies: ["COpenBLAS", "CEngineSupport", "CDNNL"], swiftSettings: fast),
+        // The scale and the random generator shared by data generators, models, the engine and the statistics.
+        .target(name: "Common", swiftSettings: fast),
+        .target(name: "Engine", dependencies: ["Common", "COpenBLAS", "CEngineSupport", "CDNNL"], swiftSettings: fast),
         .target(name: "NN", dependencies: ["Engine"], swiftSettings: fast),
         .target(name: "Data", dependencies: ["Common", "CPNG", "CNIfTI", "ZIPFoundation", "XMLCoder"], swiftSettings: v5),
-        .target(name: "Metrics", swiftSettings: v5),
+        .target(name: "Metrics", dependencies: ["Common"], swiftSettings: v5),
         .target(name: "Models", dependencies: ["NN", "Common"], swiftSettings: fast),
         .target(name: "Suite", dependencies: ["Models", "Data", "Metrics", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Crypto", package: "swift-crypto"), .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: v5),
         // TMC's rows and recipe, shared by its table and figure targets; the Suite itself knows no paper.

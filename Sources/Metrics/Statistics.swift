@@ -1,4 +1,5 @@
 import Foundation
+import Common
 
 /// Descriptive statistics over per-case values.
 public enum Summary {
@@ -28,30 +29,33 @@ public struct ConfidenceInterval: Equatable, Sendable {
     public var lower: Double
     public var upper: Double
     public var level: Double
+
+    public init(estimate: Double, lower: Double, upper: Double, level: Double) {
+        self.estimate = estimate; self.lower = lower; self.upper = upper; self.level = level
+    }
 }
 
-/// Percentile bootstrap interval of a mean: `resamples` resamples with replacement drawn from a seeded SplitMix64
-/// stream, so the same values and seed always give the same interval.
+/// Percentile bootstrap interval of a mean: `resamples` resamples with replacement drawn from the suite's seeded
+/// RNG, so the same values and seed always give the same interval.
 public func bootstrapMeanCI(_ values: [Double], level: Double = 0.95, resamples: Int = 10_000, seed: UInt64) -> ConfidenceInterval {
     precondition(!values.isEmpty, "bootstrapMeanCI of no values")
     precondition(level > 0 && level < 1 && resamples > 0, "bootstrapMeanCI: level in (0, 1), resamples > 0")
-    var state = seed
-    func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    var rng = RNG(seed: seed)
     let n = values.count
     var means = [Double](repeating: 0, count: resamples)
     for r in 0..<resamples {
         var sum = 0.0
-        for _ in 0..<n { sum += values[Int(next() % UInt64(n))] }
+        for _ in 0..<n { sum += values[rng.int(n)] }
         means[r] = sum / Double(n)
     }
-    means.sort()
-    let tail = (1 - level) / 2 * 100
-    return ConfidenceInterval(estimate: Summary.mean(values), lower: percentile(sorted: means, tail),
-                              upper: percentile(sorted: means, 100 - tail), level: level)
+    return ConfidenceInterval(percentileOf: means, estimate: Summary.mean(values), level: level)
+}
+
+extension ConfidenceInterval {
+    /// The percentile interval of bootstrap replicates around `estimate`.
+    public init(percentileOf replicates: [Double], estimate: Double, level: Double) {
+        let sorted = replicates.sorted()
+        let tail = (1 - level) / 2 * 100
+        self.init(estimate: estimate, lower: percentile(sorted: sorted, tail), upper: percentile(sorted: sorted, 100 - tail), level: level)
+    }
 }

@@ -327,15 +327,21 @@ public enum Checks {
 
 // MARK: - Claims
 
+/// What our runs say about a claim, from paired tests on the per-case scores (ClaimStatistics.swift).
 public enum ClaimVerdict: String, Sendable {
+    /// Every comparison the claim rests on is significant (Holm-adjusted) in the paper's direction.
     case replicated
-    case notReplicated = "not replicated"
+    /// At least one is significant in the opposite direction.
+    case contradicted
+    /// Neither: the design could not tell; the page gives the smallest effect it could have detected.
+    case inconclusive
     case notEvaluable = "not evaluable"
 
     public var mark: String {
         switch self {
         case .replicated: return "✓"
-        case .notReplicated: return "✗"
+        case .contradicted: return "✗"
+        case .inconclusive: return "?"
         case .notEvaluable: return "–"
         }
     }
@@ -356,11 +362,15 @@ public struct ClaimOutcome: Equatable, Sendable {
     /// The numbers the verdict rests on, shown beside it in the report.
     public var numbers: [ClaimNumber]
     public var detail: String
+    /// The paired comparisons the claim is the intersection of ("TMC is the best of 11": TMC against each other
+    /// row). The verdict is decided from them once the whole table's p-values are Holm-adjusted together.
+    public var comparisons: [PairedComparison]
 
-    public init(verdict: ClaimVerdict, numbers: [ClaimNumber] = [], detail: String = "") {
+    public init(verdict: ClaimVerdict, numbers: [ClaimNumber] = [], detail: String = "", comparisons: [PairedComparison] = []) {
         self.verdict = verdict
         self.numbers = numbers
         self.detail = detail
+        self.comparisons = comparisons
     }
 
     public static func notEvaluable(_ why: String) -> ClaimOutcome {
@@ -382,8 +392,8 @@ public struct Claim {
         self.evaluate = evaluate
     }
 
-    /// "`better` beats `worse` on `dataset`/`metric`": replicated when our means differ in the metric's good
-    /// direction. The paper's gap is reported beside ours when both rows are published.
+    /// "`better` beats `worse` on `dataset`/`metric`": one paired comparison over the test cases and seeds both
+    /// rows ran. The means, their gap and the paper's gap are shown beside the test.
     public static func outperforms(id: String, text: String, source: String, better: String, worse: String,
                                    dataset: String, metric: String) -> Claim {
         Claim(id: id, text: text, source: source) { lookup in
@@ -392,13 +402,16 @@ public struct Claim {
                   let spec = lookup.spec.metric(metric) else {
                 return .notEvaluable("no finished runs of \(better) and \(worse) on \(dataset)")
             }
+            guard let comparison = lookup.paired(better: better, worse: worse, dataset: dataset, metric: metric, claim: id) else {
+                return .notEvaluable("no per-case \(metric) shared by \(better) and \(worse) on \(dataset) under a common seed")
+            }
             let gap = (good.mean - bad.mean) * (spec.higherIsBetter ? 1 : -1)
             var numbers = [ClaimNumber(better, good.mean), ClaimNumber(worse, bad.mean), ClaimNumber("gap", gap)]
             if let pa = lookup.published(row: better, dataset: dataset, metric: metric),
                let pb = lookup.published(row: worse, dataset: dataset, metric: metric) {
                 numbers.append(ClaimNumber("published gap", (pa - pb) * (spec.higherIsBetter ? 1 : -1)))
             }
-            return ClaimOutcome(verdict: gap > 0 ? .replicated : .notReplicated, numbers: numbers)
+            return ClaimOutcome(verdict: .inconclusive, numbers: numbers, comparisons: [comparison])
         }
     }
 }

@@ -205,7 +205,13 @@ public enum Markdown {
 
     static func claims(_ section: SectionReport, report: TableReport) -> [String] {
         guard !section.claims.isEmpty else { return [] }
-        var lines = ["### Claims", "", row(["", "Claim", "Source", "Verdict", "Numbers"]),
+        var lines = ["### Claims", "",
+                     "Each claim is tested on paired per-case scores (same test cases, same seeds): Δ is the mean paired "
+                        + "difference in the claim's direction, with a two-level bootstrap 95% interval (cases, then seeds) and a "
+                        + "sign-flip permutation p-value, Holm-adjusted over every comparison of this section. ✓ replicated: "
+                        + "every comparison significant as claimed; ✗ contradicted: one significant against it; ? inconclusive, "
+                        + "with the smallest Δ this design detects at 80 % power.", "",
+                     row(["", "Claim", "Source", "Verdict", "Numbers"]),
                      row(["---", "---", "---", "---", "---"])]
         for result in section.claims {
             let o = result.outcome
@@ -237,12 +243,13 @@ public enum Markdown {
         if summaries.isEmpty {
             lines += ["No table has been rendered yet.", ""]
         } else {
-            lines += [row(["Table", "Paper", "Sections", "Cells ✓", "✗", "–", "Claims ✓", "✗", "–"]),
-                      row([":--", ":--", ":--", "--:", "--:", "--:", "--:", "--:", "--:"])]
+            lines += [row(["Table", "Paper", "Sections", "Cells ✓", "✗", "–", "Claims ✓", "✗", "?", "–"]),
+                      row([":--", ":--", ":--", "--:", "--:", "--:", "--:", "--:", "--:", "--:"])]
             for s in summaries.sorted(by: { ($0.paper, $0.table, $0.target) < ($1.paper, $1.table, $1.target) }) {
                 lines.append(row(["[\(s.title)](\(s.target).md)", s.paper, s.sections.joined(separator: ", "),
                                   "\(s.pass)", "\(s.fail)", "\(s.notEvaluable)",
-                                  "\(s.claimsReplicated)", "\(s.claimsNotReplicated)", "\(s.claimsNotEvaluable)"]))
+                                  "\(s.claimsReplicated)", "\(s.claimsContradicted)", "\(s.claimsInconclusive)",
+                                  "\(s.claimsNotEvaluable)"]))
             }
             lines.append("")
         }

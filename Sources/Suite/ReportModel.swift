@@ -77,11 +77,12 @@ public struct TableReport {
             let section = sections[key]!
             let reference = key.dataSource == .proxy ? references[key.scale] : nil
             let lookup = ResultLookup(spec: spec, section: section, catalogue: catalogue)
+            let outcomes = ClaimStatistics.decide(spec.claims.map { $0.evaluate(lookup) })
             return SectionReport(
                 section: section,
                 checks: Checks.check(spec: spec, section: section, catalogue: catalogue, tolerances: tolerances,
                                      reference: reference),
-                claims: spec.claims.map { ClaimResult(claim: $0, outcome: $0.evaluate(lookup)) },
+                claims: zip(spec.claims, outcomes).map { ClaimResult(claim: $0, outcome: $1) },
                 figures: figures[key] ?? [],
                 unfinished: pending.filter { $0.config.dataSource == key.dataSource && $0.config.scale == key.scale })
         }
@@ -98,7 +99,8 @@ public struct TableReport {
                              fail: checks.filter { $0.status == .fail }.count,
                              notEvaluable: checks.filter { $0.status == .notEvaluable }.count,
                              claimsReplicated: claims.filter { $0.outcome.verdict == .replicated }.count,
-                             claimsNotReplicated: claims.filter { $0.outcome.verdict == .notReplicated }.count,
+                             claimsContradicted: claims.filter { $0.outcome.verdict == .contradicted }.count,
+                             claimsInconclusive: claims.filter { $0.outcome.verdict == .inconclusive }.count,
                              claimsNotEvaluable: claims.filter { $0.outcome.verdict == .notEvaluable }.count,
                              sections: sections.map { "\($0.section.dataSource.rawValue)/\($0.section.scale)" })
     }
@@ -113,7 +115,8 @@ public struct ReportSummary: Codable, Equatable, Sendable {
     public var fail: Int
     public var notEvaluable: Int
     public var claimsReplicated: Int
-    public var claimsNotReplicated: Int
+    public var claimsContradicted: Int
+    public var claimsInconclusive: Int
     public var claimsNotEvaluable: Int
     public var sections: [String]
 

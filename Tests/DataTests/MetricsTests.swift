@@ -194,3 +194,53 @@ final class SummaryTests: XCTestCase {
         XCTAssertEqual([constant.lower, constant.upper], [3, 3])
     }
 }
+
+/// The paired tests behind claim verdicts (Metrics/PairedTests.swift).
+final class PairedTestsTests: XCTestCase {
+    func testSignFlipIsExactForSmallSamples() {
+        // 2³ sign vectors; only all-plus and all-minus reach |sum| = 6.
+        XCTAssertEqual(PairedTests.signFlipP([1, 2, 3], seed: 0), 0.25, accuracy: 1e-12)
+        // |1 − 2 + 3| = 2: vectors with |sum| ≥ 2 are all but (+1 +2 −3) and (−1 −2 +3).
+        XCTAssertEqual(PairedTests.signFlipP([1, -2, 3], seed: 0), 6.0 / 8, accuracy: 1e-12)
+        XCTAssertEqual(PairedTests.signFlipP([0, 0, 0], seed: 0), 1)
+    }
+
+    func testSignFlipResolvesSmallPValuesFromManyCasesAndIsSeeded() {
+        let d = (0..<80).map { 1.0 + Double($0 % 5) * 0.1 }
+        let p = PairedTests.signFlipP(d, resamples: 5000, seed: 3)
+        XCTAssertEqual(p, 1.0 / 5001, accuracy: 1e-12, "every flip is less extreme than all positive")
+        let mixed = (0..<80).map { $0 % 2 == 0 ? 1.0 : -0.9 }
+        let q = PairedTests.signFlipP(mixed, resamples: 5000, seed: 3)
+        XCTAssertEqual(q, PairedTests.signFlipP(mixed, resamples: 5000, seed: 3))
+        XCTAssertGreaterThan(q, 0.5)
+    }
+
+    func testHolmMatchesTheTextbookExample() {
+        // p sorted 0.01, 0.03, 0.04 → 0.03, 0.06, max(0.06, 0.04) = 0.06.
+        XCTAssertEqual(PairedTests.holm([0.01, 0.04, 0.03]), [0.03, 0.06, 0.06])
+        XCTAssertEqual(PairedTests.holm([0.5, 0.9]), [1, 1])
+    }
+
+    func testTwoLevelBootstrapCoversTheMeanAndWidensWithSeedNoise() {
+        var steady: [[Double]] = [], noisy: [[Double]] = []
+        for i in 0..<40 {
+            let centre: Double = 2.0 + Double(i % 3) * 0.1
+            steady.append([centre, centre])
+            noisy.append([centre - 3, centre + 3])
+        }
+        let a = PairedTests.twoLevelBootstrap(steady, seed: 1), b = PairedTests.twoLevelBootstrap(noisy, seed: 1)
+        XCTAssertEqual(a.estimate, b.estimate, accuracy: 1e-12)
+        XCTAssertTrue(a.lower <= a.estimate && a.estimate <= a.upper)
+        XCTAssertGreaterThan(b.upper - b.lower, 5 * (a.upper - a.lower))
+    }
+
+    func testMinimumDetectableEffectAndNormalQuantile() {
+        XCTAssertEqual(PairedTests.normalQuantile(0.975), 1.959964, accuracy: 1e-6)
+        XCTAssertEqual(PairedTests.normalQuantile(0.8), 0.841621, accuracy: 1e-6)
+        XCTAssertEqual(PairedTests.normalQuantile(0.01), -2.326348, accuracy: 1e-6)
+        // sd 2 over 100 cases: (1.96 + 0.84) · 2 / 10.
+        let scale: Double = 2 * (99.0 / 100).squareRoot()
+        let values: [Double] = (0..<100).map { i -> Double in i % 2 == 0 ? scale : -scale }
+        XCTAssertEqual(PairedTests.minimumDetectableEffect(caseMeans: values), 2.801585 * 2 / 10, accuracy: 1e-4)
+    }
+}

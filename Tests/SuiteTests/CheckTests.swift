@@ -185,31 +185,68 @@ final class CheckTests: XCTestCase {
         XCTAssertEqual(stats.values[1], 70, accuracy: 1e-9)
     }
 
-    func testOutperformsClaim() throws {
+    /// Runs with per-case Dice: `cases` values per seed, case i of seed s = base + effect(i) + noise.
+    private func caseRuns(_ method: String, _ variant: String, seeds: Int = 2, cases: Int = 30,
+                          value: (Int, Int) -> Double) -> [RunResult] {
+        (0..<seeds).map { seed in
+            let perCase = Dictionary(uniqueKeysWithValues: (0..<cases).map { ("c\($0)", value($0, seed)) })
+            return result(tmcConfig(method: method, variant: variant, seed: seed, source: .real),
+                          summary: ["Dice": perCase.values.reduce(0, +) / Double(cases)], cases: ["Dice": perCase])
+        }
+    }
+
+    func testOutperformsClaimIsDecidedByAPairedTest() throws {
         let claim = Claim.outperforms(id: "C1", text: "TMC beats U-Net on QaTa-COV19", source: "TMC Table 1",
                                       better: "TMC", worse: "UNet", dataset: "QaTa-COV19", metric: "Dice")
         let spec = miniTable1(claims: [claim])
         let catalogue = try catalogue()
-        func evaluate(_ results: [RunResult]) throws -> ClaimOutcome {
-            let section = try XCTUnwrap(spec.sections(from: results).first)
-            return claim.evaluate(ResultLookup(spec: spec, section: section, catalogue: catalogue))
+        func evaluate(_ results: [RunResult], spec: TableSpec? = nil) throws -> ClaimOutcome {
+            let sp = spec ?? miniTable1(claims: [claim])
+            let section = try XCTUnwrap(sp.sections(from: results).first)
+            return ClaimStatistics.decide([claim.evaluate(ResultLookup(spec: sp, section: section, catalogue: catalogue))])[0]
         }
-        let better = try evaluate(runs("UNet", "image-only", dice: [70, 72], source: .real) + runs("TMC", "full", dice: [74, 76], source: .real))
-        XCTAssertEqual(better.verdict, .replicated)
-        XCTAssertEqual(better.numbers.map(\.label), ["TMC", "UNet", "gap", "published gap"])
-        XCTAssertEqual(better.numbers.map(\.value)[0...2], [75, 71, 4])
-        XCTAssertEqual(better.numbers[3].value, 84.77 - 79.94, accuracy: 1e-9)
-        let worse = try evaluate(runs("UNet", "image-only", dice: [80], source: .real) + runs("TMC", "full", dice: [79], source: .real))
-        XCTAssertEqual(worse.verdict, .notReplicated)
+        // Case difficulty varies a lot (40-95) but every case gains 4 ± 1: the pairing removes the difficulty.
+        func base(_ i: Int) -> Double { 40 + Double((i * 37) % 56) }
+        func wobble(_ i: Int, _ s: Int) -> Double { Double(((i + 3 * s) * 7) % 5 - 2) * 0.5 }
+        let unet = caseRuns("UNet", "image-only") { i, s in base(i) + wobble(i, s) }
+        let better = try evaluate(unet + caseRuns("TMC", "full") { i, s in base(i) + 4 + wobble(i + 1, s) })
+        XCTAssertEqual(better.verdict, .replicated, better.detail)
+        XCTAssertEqual(better.numbers.map(\.label), ["TMC", "UNet", "gap", "published gap", "paired Δ"])
+        XCTAssertEqual(better.numbers[4].value, better.numbers[2].value, accuracy: 1e-9, "with all cases paired, Δ is the gap of the means")
+        let ci = try XCTUnwrap(better.comparisons.first?.interval)
+        XCTAssertTrue(ci.lower > 3 && ci.upper < 5, "\(ci)")
+        XCTAssertTrue(better.detail.contains("30 cases × 2 seeds"), better.detail)
+
+        let worse = try evaluate(unet + caseRuns("TMC", "full") { i, s in base(i) - 1 + wobble(i + 1, s) })
+        XCTAssertEqual(worse.verdict, .contradicted, worse.detail)
+
+        // Differences of ±3 that cancel: no evidence either way, and the page says what could have been seen.
+        let noise = try evaluate(unet + caseRuns("TMC", "full") { i, s in base(i) + wobble(i, s) + (i % 2 == 0 ? 3 : -3) })
+        XCTAssertEqual(noise.verdict, .inconclusive, noise.detail)
+        XCTAssertTrue(noise.detail.contains("smallest detectable Δ"), noise.detail)
+
+        let summaryOnly = try evaluate(runs("UNet", "image-only", dice: [80], source: .real) + runs("TMC", "full", dice: [79], source: .real))
+        XCTAssertEqual(summaryOnly.verdict, .notEvaluable, "no per-case values, no paired test")
         let missing = try evaluate(runs("UNet", "image-only", dice: [80], source: .real))
         XCTAssertEqual(missing.verdict, .notEvaluable)
 
         var lowerIsBetter = spec
         lowerIsBetter.metrics = [MetricSpec("Dice", higherIsBetter: false)]
-        let section = try XCTUnwrap(lowerIsBetter.sections(from: runs("UNet", "image-only", dice: [5], source: .real)
-                                                           + runs("TMC", "full", dice: [3], source: .real)).first)
-        let distance = claim.evaluate(ResultLookup(spec: lowerIsBetter, section: section, catalogue: catalogue))
-        XCTAssertEqual(distance.verdict, .replicated)
-        XCTAssertEqual(distance.numbers[2].value, 2)
+        let distance = try evaluate(unet + caseRuns("TMC", "full") { i, s in base(i) - 4 + wobble(i + 1, s) }, spec: lowerIsBetter)
+        XCTAssertEqual(distance.verdict, .replicated, distance.detail)
+    }
+
+    /// "Best of all rows" holds only if the paper's winner beats every other row; Holm runs over all comparisons.
+    func testBestOfClaimIsTheIntersectionOfItsComparisons() throws {
+        let claim = Claim.sameWinner(id: "best", text: "TMC is best", source: "Table 1", rows: ["UNet", "TMC"],
+                                     dataset: "QaTa-COV19", metric: "Dice")
+        let spec = miniTable1(claims: [claim])
+        let catalogue = try catalogue()
+        let unet = caseRuns("UNet", "image-only") { i, _ in 50 + Double(i % 7) }
+        let tmc = caseRuns("TMC", "full") { i, s in 55 + Double(i % 7) + Double((i + s) % 3) * 0.1 }
+        let section = try XCTUnwrap(spec.sections(from: unet + tmc).first)
+        let o = ClaimStatistics.decide([claim.evaluate(ResultLookup(spec: spec, section: section, catalogue: catalogue))])[0]
+        XCTAssertEqual(o.comparisons.map(\.worse), ["UNet"])
+        XCTAssertEqual(o.verdict, .replicated, o.detail)
     }
 }
