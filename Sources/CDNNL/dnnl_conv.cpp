@@ -1,3 +1,4 @@
+#include <cstring>
 #include "dnnl_conv.h"
 #include <oneapi/dnnl/dnnl.hpp>
 #include <cstdio>
@@ -164,6 +165,11 @@ extern "C" const char *repro_conv_plan_impl(repro_conv_plan *plan, int direction
     });
     if (failed) return failed;
     return (direction == 1 ? plan->bwd_data_impl : plan->bwd_weights_impl).c_str();
+}
+
+extern "C" int repro_conv_plan_fast(repro_conv_plan *plan, int direction) {
+    const char *impl = repro_conv_plan_impl(plan, direction);
+    return std::strncmp(impl, "jit", 3) == 0 || std::strncmp(impl, "brg", 3) == 0;
 }
 
 extern "C" int repro_conv_forward(repro_conv_plan *p, const float *x, const float *w, const float *b, float *y) {

@@ -54,8 +54,7 @@ enum DNNLConvolution {
     /// oneDNN's direct kernels (`jit`, `brg`); its GEMM-based (`x64:gemm:jit`) and reference ones are slower than
     /// the engine's.
     static func isFast(_ plan: OpaquePointer, _ direction: Direction) -> Bool {
-        let impl = implementation(plan, direction)
-        return impl.hasPrefix("jit") || impl.hasPrefix("brg")
+        repro_conv_plan_fast(plan, direction.rawValue) != 0
     }
 
     static func isFast(_ plans: [OpaquePointer], _ direction: Direction) -> Bool { plans.allSatisfy { isFast($0, direction) } }

@@ -99,7 +99,11 @@ public enum ClaimStatistics {
                 detail += "; \(significant.filter { $0.effect > 0 }.count) of \(o.comparisons.count) comparisons significant as claimed"
             }
             if o.verdict == .inconclusive {
-                detail += "; smallest detectable Δ \(Markdown.formatNumber(shown.minimumDetectable))"
+                // With no spread at all (both rows score every case alike, e.g. both predict nothing) the normal
+                // approximation's answer, 0, would read as perfect resolution.
+                detail += shown.minimumDetectable > 0
+                    ? "; smallest detectable Δ \(Markdown.formatNumber(shown.minimumDetectable))"
+                    : "; the two rows score every case alike"
             }
             o.detail = [o.detail, detail].filter { !$0.isEmpty }.joined(separator: ". ")
             return o

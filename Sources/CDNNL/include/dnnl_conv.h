@@ -20,6 +20,10 @@ repro_conv_plan *repro_conv_plan_get(int rank, int batch, int cin, int cout, con
 // (2), e.g. "jit:avx512_core", "x64:gemm:jit" or "ref:any"; "none" when oneDNN has none. Asking for a backward
 // direction builds its primitive.
 const char *repro_conv_plan_impl(repro_conv_plan *plan, int direction);
+// 1 when oneDNN runs `direction` on one of its direct kernels (names beginning "jit" or "brg"), 0 for its GEMM-based
+// or reference ones, which are slower than the engine's own. Asked on every call, so it compares the cached name
+// in C instead of handing a string to Swift.
+int repro_conv_plan_fast(repro_conv_plan *plan, int direction);
 
 // y = conv(x, w) + b (b may be NULL when the plan has no bias).
 int repro_conv_forward(repro_conv_plan *plan, const float *x, const float *w, const float *b, float *y);
