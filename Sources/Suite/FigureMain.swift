@@ -40,12 +40,15 @@ public struct FigureSpec {
     public var datasets: [DatasetSpec]
     /// The make target that trains the runs the figure reads.
     public var runCommand: String
+    /// The table executable that trains them (built beside this one), for retraining weights a clone lacks.
+    public var tableTarget: String
 
     public init(paper: String, table: String, target: String, title: String, page: String,
-                source: String, caption: String, methods: [Method], datasets: [DatasetSpec], runCommand: String) {
+                source: String, caption: String, methods: [Method], datasets: [DatasetSpec], runCommand: String,
+                tableTarget: String) {
         self.paper = paper; self.table = table; self.target = target; self.title = title; self.page = page
         self.source = source; self.caption = caption; self.methods = methods; self.datasets = datasets
-        self.runCommand = runCommand
+        self.runCommand = runCommand; self.tableTarget = tableTarget
     }
 }
 
@@ -57,6 +60,27 @@ public struct FigureDrawing {
 }
 
 public enum FigureMain {
+    static func retrain(_ lacking: [MissingRun], spec: FigureSpec, options t: TableOptions, store: URL) throws {
+        let exe = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+            .appendingPathComponent(spec.tableTarget)
+        guard FileManager.default.fileExists(atPath: exe.path) else {
+            throw RunError("\(spec.target) needs \(spec.tableTarget) beside it to retrain the weights of \(lacking.count) runs; run `make build`")
+        }
+        var args = ["--scale", t.scale.rawValue, "--seeds", "1", "--db", store.path]
+        for id in Set(lacking.map(\.rowId)).sorted() { args += ["--only", id] }
+        for d in Set(lacking.map(\.dataset)).sorted() { args += ["--dataset", d] }
+        if let r = t.dataRoot { args += ["--data-root", r] }
+        if let e = t.textEncoder { args += ["--text-encoder", e] }
+        if t.noProgress { args.append("--no-progress") }
+        FileHandle.standardError.write("\(spec.target): retraining the weights of \(lacking.count) runs: \(spec.tableTarget) \(args.joined(separator: " "))\n".data(using: .utf8)!)
+        let p = Process()
+        p.executableURL = exe
+        p.arguments = args
+        try p.run()
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else { throw RunError("\(spec.tableTarget) exited with status \(p.terminationStatus) while retraining the figure's weights") }
+    }
+
     /// Parses the command line, finds the runs, calls `render`, writes the PNG and the report page.
     public static func run(_ spec: FigureSpec, arguments: [String] = Array(CommandLine.arguments.dropFirst()),
                            render: (FigureSession) throws -> FigureDrawing) {
@@ -88,7 +112,18 @@ public enum FigureMain {
             throw RunError("no result store at \(dbURL.path). `\(FigureSession.command(spec, t, scale))` trains Table 1 and creates it.")
         }
         let store = try RunExport.openStore(dbURL)
-        let session = try FigureSession(spec: spec, options: o, paths: paths, store: store, scale: scale)
+        let weightsURL = FigureSession.weightsStore(for: dbURL)
+        var weights = FileManager.default.fileExists(atPath: weightsURL.path) ? try ResultStore.open(weightsURL) : nil
+        var session = try FigureSession(spec: spec, options: o, paths: paths, store: store, scale: scale, weights: weights)
+        let lacking = session.missing.filter(\.weightsOnly)
+        if !lacking.isEmpty {
+            // Runs restored from Reports/runs/ carry numbers, not weights: retrain those cells (seed 0) into a
+            // store of their own. On the machine kind that trained them they come back bit for bit; elsewhere the
+            // page's "Dice vs stored" column shows how far.
+            try retrain(lacking, spec: spec, options: t, store: weightsURL)
+            weights = try ResultStore.open(weightsURL)
+            session = try FigureSession(spec: spec, options: o, paths: paths, store: store, scale: scale, weights: weights)
+        }
         guard !session.planned.isEmpty else { throw RunError(session.nothingAvailable) }
         if !session.missing.isEmpty { session.warn(session.missingMessage) }
         let drawing = try render(session)

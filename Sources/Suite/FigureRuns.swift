@@ -24,6 +24,11 @@ public struct MissingRun: Equatable {
     public let method: String
     public let dataset: String
     public let reason: String
+    /// The run is finished in the store but its weights are not here (a run restored from Reports/runs/, or a
+    /// deleted checkpoint): retraining the cell brings them back.
+    public var weightsOnly: Bool = false
+    /// The row id, for the retraining command.
+    public var rowId: String = ""
 }
 
 /// A run that was rebuilt and evaluated for the figure.
@@ -105,12 +110,17 @@ public final class FigureSession {
     private var data: [String: SegDataset] = [:]
     private var outputCache: [String: [CaseOutput]] = [:]
 
-    init(spec: FigureSpec, options: FigureOptions, paths: ProjectPaths, store: ResultStore, scale: Scale) throws {
+    /// Where weights retrained for the figure live when the result store has the run but not its checkpoint.
+    private let weights: ResultStore?
+
+    init(spec: FigureSpec, options: FigureOptions, paths: ProjectPaths, store: ResultStore, scale: Scale,
+         weights: ResultStore? = nil) throws {
         self.spec = spec
         self.options = options
         self.paths = paths
         self.store = store
         self.scale = scale
+        self.weights = weights
         let t = options.table
         source = t.dataRoot == nil ? .proxy : .real
         methods = spec.methods.filter { t.only.isEmpty || t.only.contains($0.row.id) }
@@ -132,17 +142,31 @@ public final class FigureSession {
             planned.append(PlannedRun(method: m, dataset: dataset, record: r, checkpoint: store.checkpointURL(runId: r.id)))
             return
         }
+        // The same configuration retrained for the figure: same id, its own checkpoint.
+        if let w = weights, let r = finished.first,
+           let again = try w.run(id: r.id), again.status == .finished,
+           FileManager.default.fileExists(atPath: w.checkpointURL(runId: r.id).path) {
+            planned.append(PlannedRun(method: m, dataset: dataset, record: r, checkpoint: w.checkpointURL(runId: r.id)))
+            return
+        }
         let reason: String
         if let r = finished.first {
-            // The table skips a finished cell, so only a forced rerun of this one cell brings the weights back.
-            reason = "run \(r.id.prefix(12)) finished but its checkpoint \(store.checkpointURL(runId: r.id).lastPathComponent) is gone; "
-                + "`Table1_TMC --scale \(scale.rawValue) --db \(options.table.db) --only '\(m.row.id)' --dataset \(dataset) --seeds 1 --force` retrains it"
+            reason = "run \(r.id.prefix(12)) finished but its weights are not in this checkout (restored from Reports/runs/, or "
+                + "the checkpoint was deleted); the figure retrains the cell into \(FigureSession.weightsStore(for: store.url).deletingLastPathComponent().path)"
+            missing.append(MissingRun(method: m.row.display, dataset: dataset, reason: reason, weightsOnly: true, rowId: m.row.id))
+            return
         } else if let r = runs.first {
             reason = "run \(r.id.prefix(12)) is \(r.status.rawValue)" + (r.error.map { ": \(Markdown.oneLine($0))" } ?? "")
         } else {
             reason = "no run"
         }
         missing.append(MissingRun(method: m.row.display, dataset: dataset, reason: reason))
+    }
+
+    /// The store a figure retrains missing weights into: beside the result store, never in it, so that the exported
+    /// runs stay exactly as recorded and the page can show how far the retrained weights land from them.
+    static func weightsStore(for store: URL) -> URL {
+        store.deletingLastPathComponent().appendingPathComponent("weights", isDirectory: true).appendingPathComponent("results.sqlite")
     }
 
     static func command(_ spec: FigureSpec, _ t: TableOptions, _ scale: Scale) -> String {

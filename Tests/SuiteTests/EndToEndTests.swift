@@ -140,4 +140,27 @@ final class EndToEndTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(curves[0].filter { $0.contains(" train loss ") }.count, 4)
         XCTAssertEqual(curves[0], curves[1])
     }
+
+    /// A fresh clone has Reports/runs/ but no store and no weights: the table restores its numbers without training,
+    /// and the figure retrains only the weights it draws, into a store of its own, to the numbers Table 1 stored.
+    func testAFreshCloneRendersFromTheExportAndTheFigureRetrainsOnlyItsWeights() throws {
+        let trained = try makeTemporaryDirectory(self)
+        let args = ["--scale", "smoke", "--seeds", "1", "--dataset", "QaTa-COV19", "--no-progress"]
+        try run("Table1_TMC", args + ["--db", trained.appendingPathComponent("results.sqlite").path])
+        let clone = try makeTemporaryDirectory(self)
+        try FileManager.default.copyItem(at: trained.appendingPathComponent("runs"), to: clone.appendingPathComponent("runs"))
+        let db = clone.appendingPathComponent("results.sqlite")
+        let again = try run("Table1_TMC", args + ["--db", db.path])
+        XCTAssertTrue(again.contains("restored 14 finished runs"), again)  // 11 rows and the 3 pre-trainings of CLIP, MAP, MGCA
+        XCTAssertTrue(again.contains("0 runs trained, 11 already finished"), again)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: clone.appendingPathComponent("checkpoints").path))
+
+        let figure = try run("Fig4_Heatmaps", ["--scale", "smoke", "--dataset", "QaTa-COV19", "--no-progress", "--db", db.path])
+        XCTAssertTrue(figure.contains("retraining the weights of 3 runs"), figure)
+        let page = try String(contentsOf: clone.appendingPathComponent("Fig4_Heatmaps.md"), encoding: .utf8)
+        XCTAssertTrue(page.contains("all agree (largest difference 0.0000)"), page)
+        // The exported numbers are untouched: the retrained runs live in weights/, not in the restored store.
+        XCTAssertEqual(try countRows(db, "SELECT COUNT(*) FROM runs"), 14)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: clone.appendingPathComponent("weights/results.sqlite").path))
+    }
 }
