@@ -3,7 +3,7 @@ import Foundation
 /// Learning-rate schedules as pure functions of the step (or epoch) count, matching the values that
 /// torch.optim.lr_scheduler produces after `step` calls to `scheduler.step()`. Being values, schedules can be
 /// stored in an experiment's configuration and evaluated at any step when a run resumes.
-public enum LRSchedule: Equatable, Codable, Sendable {
+public enum LRSchedule: Hashable, Codable, Sendable {
     case constant
     /// CosineAnnealingLR(T_max: total, eta_min: minLR).
     case cosine(total: Int, minLR: Float = 0)
@@ -16,6 +16,10 @@ public enum LRSchedule: Equatable, Codable, Sendable {
     case step(size: Int, gamma: Float = 0.1)
     /// PolynomialLR(total_iters: total, power: power) (nnU-Net's "poly" uses power 0.9).
     case polynomial(total: Int, power: Float = 1)
+    /// UNETR's LinearWarmupCosineAnnealingLR (its optimizers/lr_scheduler.py), stepped once per epoch: `startLR` at
+    /// epoch 0, rising linearly to the base rate at epoch warmup − 1, then cosine from the base rate at `warmup` to
+    /// `minLR` at `total`.
+    case linearWarmupCosine(warmup: Int, total: Int, startLR: Float = 0, minLR: Float = 0)
 
     public func lr(base: Float, step: Int) -> Float {
         switch self {
@@ -27,6 +31,12 @@ public enum LRSchedule: Equatable, Codable, Sendable {
             return Schedule.cosineRestarts(step: step, base: base, t0: t0, tMult: tMult, minLR: minLR)
         case let .step(size, gamma): return Schedule.step(step: step, base: base, size: size, gamma: gamma)
         case let .polynomial(total, power): return Schedule.polynomial(step: step, base: base, total: total, power: power)
+        case let .linearWarmupCosine(warmup, total, start, minLR):
+            if step < warmup {
+                guard step > 0, warmup > 1 else { return start }
+                return Float(Double(start) + Double(step) * (Double(base) - Double(start)) / Double(warmup - 1))
+            }
+            return Schedule.cosine(step: step - warmup, base: base, total: total - warmup, minLR: minLR)
         }
     }
 }

@@ -16,8 +16,9 @@ struct TrainState {
     /// scattered foreground of an untrained model and then drop to 0 while the model learns the background: TMC
     /// without MCM on the Duke-Breast proxy scored 0.77 at epoch 1 and 0 after, and stopped at epoch 6 with a
     /// still-falling loss. No run that reached epoch 2·patience is affected.
-    func finished(maxEpochs: Int, patience: Int) -> Bool {
-        epoch >= maxEpochs || (badEpochs >= patience && epoch >= 2 * patience)
+    /// With validation every `validateEvery` epochs, patience counts validations, and the guard scales with it.
+    func finished(maxEpochs: Int, patience: Int, validateEvery: Int = 1) -> Bool {
+        epoch >= maxEpochs || (badEpochs >= patience && epoch >= 2 * patience * validateEvery)
     }
 
     /// Records the validation score of the epoch just finished; true when it is the best so far (keep its weights).

@@ -1,4 +1,5 @@
 import Foundation
+import NN
 
 /// A training recipe. Every field says where it comes from in `source` (paper section, or "not stated: …").
 public struct Recipe: Codable, Hashable, Sendable {
@@ -13,6 +14,10 @@ public struct Recipe: Codable, Hashable, Sendable {
     public var auxWeight: Float
     public var imageSize: Int
     public var augment: Bool
+    /// The learning rate per epoch (UNETR's recipe: 50 warm-up epochs, then cosine); constant by default.
+    public var lrSchedule: LRSchedule = .constant
+    /// Validate (and select, and count patience) every this many epochs and after the last (UNETR: 100).
+    public var validateEvery: Int = 1
 
     public init(learningRate: Float, batchSize: Int, maxEpochs: Int, patience: Int, optimizer: String = "adam",
                 weightDecay: Float = 0, loss: String = "bce+dice", auxWeight: Float = 0, imageSize: Int, augment: Bool = false) {
@@ -21,10 +26,15 @@ public struct Recipe: Codable, Hashable, Sendable {
         self.imageSize = imageSize; self.augment = augment
     }
 
+    /// The run's hyperparameters as hashed into its id. Fields at their defaults are left out, so that adding a
+    /// field keeps every earlier run's id (and its stored results) valid.
     var asDictionary: [String: String] {
-        ["lr": "\(learningRate)", "batch": "\(batchSize)", "max_epochs": "\(maxEpochs)", "patience": "\(patience)",
-         "optimizer": optimizer, "weight_decay": "\(weightDecay)", "loss": loss, "aux_weight": "\(auxWeight)",
-         "image_size": "\(imageSize)", "augment": "\(augment)"]
+        var d = ["lr": "\(learningRate)", "batch": "\(batchSize)", "max_epochs": "\(maxEpochs)", "patience": "\(patience)",
+                 "optimizer": optimizer, "weight_decay": "\(weightDecay)", "loss": loss, "aux_weight": "\(auxWeight)",
+                 "image_size": "\(imageSize)", "augment": "\(augment)"]
+        if lrSchedule != .constant { d["lr_schedule"] = "\(lrSchedule)" }
+        if validateEvery != 1 { d["validate_every"] = "\(validateEvery)" }
+        return d
     }
 }
 

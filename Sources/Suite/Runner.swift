@@ -117,7 +117,7 @@ public final class SegmentationRunner {
         let bar = ProgressBar(label: label, total: r.maxEpochs * stepsPerEpoch, enabled: progress)
         bar.advance(to: state.epoch * stepsPerEpoch)
         let firstEpoch = state.epoch
-        while !state.finished(maxEpochs: r.maxEpochs, patience: r.patience) {
+        while !state.finished(maxEpochs: r.maxEpochs, patience: r.patience, validateEvery: r.validateEvery) {
             if let budget = epochBudget, state.epoch - firstEpoch >= budget {
                 throw RunPaused(runId: id, epochsDone: state.epoch)
             }
@@ -126,6 +126,9 @@ public final class SegmentationRunner {
             var erng = rng.fork(UInt64(state.epoch))
             erng.shuffle(&order)
             var lossSum: Double = 0
+            // Per epoch, as UNETR steps its scheduler; a function of the epoch, so a resumed run continues it.
+            let lr = r.lrSchedule.lr(base: r.learningRate, step: state.epoch)
+            optimizer.learningRate = lr
             for s in 0..<stepsPerEpoch {
                 let idx = order[(s * r.batchSize)..<min((s + 1) * r.batchSize, order.count)]
                 let cases = TrainingBatches.draw(Array(idx), from: data.train, task: task, seed: UInt64(plan.seed), epoch: state.epoch)
@@ -144,14 +147,18 @@ public final class SegmentationRunner {
                 optimizer.step()
                 bar.advance(to: state.epoch * stepsPerEpoch + s + 1)
             }
-            let predictions = TaskEvaluation.predict(model, data.val, task: task, batchSize: r.batchSize, encodeText: plan.encodeText)
-            let val = TaskEvaluation.summarize(TaskEvaluation.score(predictions, data.val, task: task, distances: false), task: task)
-            // A validation split without any foreground scores 0: nothing to select on, so the first epoch stays best.
-            let selection = val[task.selectionMetric] ?? 0
             state.epoch += 1
-            try store.appendCurve(runId: id, epoch: state.epoch, split: "train", values: ["loss": lossSum / Double(stepsPerEpoch)])
-            try store.appendCurve(runId: id, epoch: state.epoch, split: "val", values: val)
-            if state.record(validation: selection) { state.best = model.stateDict().mapValues { $0.detached() } }
+            var trainValues = ["loss": lossSum / Double(stepsPerEpoch)]
+            if r.lrSchedule != .constant { trainValues["lr"] = Double(lr) }
+            try store.appendCurve(runId: id, epoch: state.epoch, split: "train", values: trainValues)
+            if state.epoch % r.validateEvery == 0 || state.epoch == r.maxEpochs {
+                let predictions = TaskEvaluation.predict(model, data.val, task: task, batchSize: r.batchSize, encodeText: plan.encodeText)
+                let val = TaskEvaluation.summarize(TaskEvaluation.score(predictions, data.val, task: task, distances: false), task: task)
+                // A validation split without any foreground scores 0: nothing to select on, so the first epoch stays best.
+                let selection = val[task.selectionMetric] ?? 0
+                try store.appendCurve(runId: id, epoch: state.epoch, split: "val", values: val)
+                if state.record(validation: selection) { state.best = model.stateDict().mapValues { $0.detached() } }
+            }
             try Checkpoint.save(state, model: model, optimizer: optimizer, to: ckpt)
             try store.updateProgress(runId: id, epochsDone: state.epoch, bestEpoch: state.bestEpoch)
             FaultInjection.killIfRequested(afterEpoch: state.epoch)

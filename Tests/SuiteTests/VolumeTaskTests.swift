@@ -203,3 +203,33 @@ final class DependentRunTests: XCTestCase {
         for (k, v) in whole { XCTAssertEqual(again[k]!.array, v.array, k) }
     }
 }
+
+/// UNETR's recipe shape: validation every N epochs and a per-epoch warm-up + cosine learning rate.
+final class RecipeScheduleTests: XCTestCase {
+    func testUNETRWarmupCosineMatchesItsSchedulerByEpoch() {
+        // LinearWarmupCosineAnnealingLR(warmup_epochs=3, max_epochs=7), base 1e-4, warmup_start_lr 0, eta_min 0:
+        // epochs 0..2 rise 0, 5e-5, 1e-4; epoch 3 is the base rate; then cosine over the last four epochs.
+        let s = LRSchedule.linearWarmupCosine(warmup: 3, total: 7)
+        let lrs = (0..<7).map { Double(s.lr(base: 1e-4, step: $0)) }
+        let expected = [0, 5e-5, 1e-4, 1e-4] + (1...3).map { 0.5e-4 * (1 + cos(Double.pi * Double($0) / 4)) }
+        for (a, b) in zip(lrs, expected) { XCTAssertEqual(a, b, accuracy: 1e-10) }
+    }
+
+    func testValidationEveryNEpochsAndTheScheduleReachTheRun() throws {
+        let store = try ResultStore.open(try makeTemporaryDirectory(self).appendingPathComponent("r.sqlite"))
+        var plan = VolumeTaskTests.plan(maxEpochs: 5)
+        plan.recipe.validateEvery = 2
+        plan.recipe.lrSchedule = .linearWarmupCosine(warmup: 2, total: 5)
+        plan.config.hyperparameters = plan.recipe.asDictionary
+        XCTAssertNotNil(plan.recipe.asDictionary["validate_every"])
+        XCTAssertNil(VolumeTaskTests.plan().recipe.asDictionary["validate_every"], "defaults stay out of the run id")
+        try SegmentationRunner(store: store, progress: false).run(plan, data: VolumeTaskTests.splits(), force: false, label: "sched")
+        let curves = try store.curves(runId: plan.config.id)
+        XCTAssertEqual(curves.filter { $0.split == "val" && $0.metric == "Dice" }.map(\.epoch), [2, 4, 5])
+        let lr = curves.filter { $0.metric == "lr" }.sorted { $0.epoch < $1.epoch }.map(\.value)
+        XCTAssertEqual(lr.count, 5)
+        XCTAssertEqual(lr[0], 0)
+        XCTAssertEqual(lr[1], Double(plan.recipe.learningRate), accuracy: 1e-9)
+        XCTAssertLessThan(lr[4], lr[2])
+    }
+}
