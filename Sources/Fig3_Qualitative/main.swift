@@ -18,7 +18,8 @@ let spec = FigureSpec(paper: "TMC", table: "Table1", target: "Fig3_Qualitative",
                       page: "Papers/TMC/Fig3.md", source: "§4.4, Fig. 3",
                       caption: "The visual superiority of the proposed method on QaTa-COV19, MosMedData and Duke-breast datasets. "
                         + "The proposed method shows high-quality segmentation, compared with state-of-the-art methods",
-                      methods: TMCMethods.table1, datasets: datasets, runCommand: "make table-1", tableTarget: "Table1_TMC")
+                      methods: TMCMethods.table1, datasets: datasets, runCommand: "make table-1", tableTarget: "Table1_TMC",
+                      task: .binaryLViT)
 
 /// A test image and, per method (row id), its output.
 struct Shown {

@@ -53,7 +53,8 @@ let columns: [Column] = [
 let spec = FigureSpec(paper: "TMC", table: "Table1", target: "Fig4_Heatmaps", title: "TMC Fig. 4: probability and text-attention heat maps",
                       page: "Papers/TMC/Fig4.md", source: "§4.6, Fig. 4",
                       caption: "The heatmap demonstrates the strong capability of our TMC in capturing the lesion regions.",
-                      methods: [TMCMethods.lvit, clip, TMCMethods.tmc], datasets: datasets, runCommand: "make table-1", tableTarget: "Table1_TMC")
+                      methods: [TMCMethods.lvit, clip, TMCMethods.tmc], datasets: datasets, runCommand: "make table-1", tableTarget: "Table1_TMC",
+                      task: .binaryLViT)
 
 let colormap = Colormap.jet
 

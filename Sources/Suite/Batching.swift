@@ -36,11 +36,6 @@ enum Batching {
         }
         return Batch(images: images, masks: masks, labels: labels, texts: samples.map(\.text), ids: samples.map(\.id))
     }
-
-    /// TMC's 2D binary samples, as the figure code batches them.
-    static func make(_ samples: ArraySlice<SegSample>) -> Batch {
-        make(ArraySlice(samples.map(LabeledImage.init)), output: .binary)
-    }
 }
 
 /// The segmentation criterion a recipe names, for the task's output. Binary criteria honour deep supervision.

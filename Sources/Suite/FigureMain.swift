@@ -42,13 +42,18 @@ public struct FigureSpec {
     public var runCommand: String
     /// The table executable that trains them (built beside this one), for retraining weights a clone lacks.
     public var tableTarget: String
+    /// The task the runs were trained on: how the figure batches images and reads the network's output. The panels
+    /// draw binary 2D masks; label-map panels for multi-class volumes come with MOSMOS's figures.
+    public var task: SegmentationTask
 
     public init(paper: String, table: String, target: String, title: String, page: String,
                 source: String, caption: String, methods: [Method], datasets: [DatasetSpec], runCommand: String,
-                tableTarget: String) {
+                tableTarget: String, task: SegmentationTask) {
+        precondition(task.output == .binary && task.classes.count == 2,
+                     "\(target): figure panels draw binary 2D masks; the \(task.name) task needs label-map panels")
         self.paper = paper; self.table = table; self.target = target; self.title = title; self.page = page
         self.source = source; self.caption = caption; self.methods = methods; self.datasets = datasets
-        self.runCommand = runCommand; self.tableTarget = tableTarget
+        self.runCommand = runCommand; self.tableTarget = tableTarget; self.task = task
     }
 }
 

@@ -249,7 +249,7 @@ public final class FigureSession {
         let stored = Dictionary(try store.caseMetrics(runId: run.record.id).filter { $0.metric == "Dice" }.map { ($0.caseId, $0.value) },
                                 uniquingKeysWith: { a, _ in a })
         let outputs = FigureInference.run(model, test: data.test, cases: try cases(run.dataset), batchSize: batch,
-                                          encodeText: encoder?.encode, storedDice: stored)
+                                          task: spec.task, encodeText: encoder?.encode, storedDice: stored)
         let differences = outputs.compactMap { o in o.storedDice.map { abs($0 - o.dice) } }
         used.append(UsedRun(method: run.method, dataset: run.dataset, record: run.record, weights: weights,
                             testDice: try store.summary(runId: run.record.id)["Dice"],
@@ -263,23 +263,24 @@ public enum FigureInference {
     /// of a batch is padded to its longest member, and LViT reads a fixed number of tokens, so a different batch
     /// could change an image's output).
     public static func run(_ model: SegmentationModel, test: [SegSample], cases: [Int], batchSize: Int,
-                           encodeText: (([String]) -> TextInput)?, storedDice: [String: Double] = [:]) -> [CaseOutput] {
+                           task: SegmentationTask, encodeText: (([String]) -> TextInput)?,
+                           storedDice: [String: Double] = [:]) -> [CaseOutput] {
         model.eval()
         var byIndex: [Int: CaseOutput] = [:]
         let groups = Dictionary(grouping: cases) { $0 / batchSize }
         for group in groups.keys.sorted() {
             let range = (group * batchSize)..<min((group + 1) * batchSize, test.count)
-            let b = Batching.make(test[range])
+            let b = Batching.make(ArraySlice(test[range].map(LabeledImage.init)), output: task.output)
             let text = encodeText?(b.texts)
-            let (probs, maps) = withoutGrad { () -> (Tensor, [String: Tensor]) in
+            let (predictions, maps) = withoutGrad { () -> ([CasePrediction], [String: Tensor]) in
                 let out = model.forward(image: b.images, text: text)
-                return (out.logits.sigmoid(), out.attentionMaps)
+                return (TaskEvaluation.decode(out.logits, count: range.count, output: task.output), out.attentionMaps)
             }
             let n = range.count
             for i in groups[group]! {
                 let k = i - range.lowerBound
                 let sample = test[i]
-                let p = slice(probs, k, of: n)
+                guard case .probabilities(let p) = predictions[k] else { preconditionFailure("figures draw binary tasks") }
                 var planes: [String: MapPlane] = [:]
                 for (name, t) in maps where t.rank >= 1 && t.shape[0] == n {
                     planes[name] = MapPlane(shape: Array(t.shape.dropFirst()), values: slice(t, k, of: n))
