@@ -19,6 +19,8 @@ public struct FigureOptions: ParsableArguments {
     @OptionGroup public var table: TableOptions
     @Option(help: "Test images shown per data set (chosen deterministically among those with a lesion).")
     public var cases: Int = 4
+    @Flag(help: "Retrain the weights this clone lacks and draw again, even when the figure on disk was drawn from exactly these runs.")
+    public var redraw = false
     public init() {}
 }
 
@@ -113,7 +115,7 @@ public enum FigureMain {
         let project = try ProjectPaths.locate()
         let dbURL = URL(fileURLWithPath: t.db, relativeTo: project.root).standardizedFileURL
         let paths = project.rendering(store: dbURL)
-        guard FileManager.default.fileExists(atPath: dbURL.path) else {
+        guard FileManager.default.fileExists(atPath: dbURL.path) || FileManager.default.fileExists(atPath: RunExport.folder(for: dbURL).path) else {
             throw RunError("no result store at \(dbURL.path). `\(FigureSession.command(spec, t, scale))` trains Table 1 and creates it.")
         }
         let store = try RunExport.openStore(dbURL)
@@ -121,6 +123,15 @@ public enum FigureMain {
         var weights = FileManager.default.fileExists(atPath: weightsURL.path) ? try ResultStore.open(weightsURL) : nil
         var session = try FigureSession(spec: spec, options: o, paths: paths, store: store, scale: scale, weights: weights)
         let lacking = session.missing.filter(\.weightsOnly)
+        let png = paths.figures.appendingPathComponent("\(spec.target).png")
+        let page = paths.report(target: spec.target)
+        if !lacking.isEmpty, !o.redraw, FileManager.default.fileExists(atPath: png.path),
+           let drawn = (try? String(contentsOf: page, encoding: .utf8)).flatMap(FigurePage.Drawn.parse),
+           drawn == FigurePage.Drawn(runs: (session.planned.map(\.record.id) + lacking.map(\.runId)).sorted(),
+                                     cases: o.cases, scale: scale.rawValue) {
+            print("figure: \(png.path) kept: drawn from exactly these \(drawn.runs.count) runs, whose weights this clone lacks (--redraw retrains them)")
+            return
+        }
         if !lacking.isEmpty {
             // Runs restored from Reports/runs/ carry numbers, not weights: retrain those cells (seed 0) into a
             // store of their own. On the machine kind that trained them they come back bit for bit; elsewhere the
@@ -136,10 +147,8 @@ public enum FigureMain {
             throw RunError("\(spec.target): none of the stored runs could be loaded: "
                            + session.missing.map { "\($0.method) · \($0.dataset): \($0.reason)" }.joined(separator: "; "))
         }
-        let png = paths.figures.appendingPathComponent("\(spec.target).png")
         try FileManager.default.createDirectory(at: paths.figures, withIntermediateDirectories: true)
         try writePNG(drawing.image, to: png)
-        let page = paths.report(target: spec.target)
         try FigurePage.render(session, drawing).write(to: page, atomically: true, encoding: .utf8)
         print("figure: \(png.path)")
         print("report: \(page.path)")

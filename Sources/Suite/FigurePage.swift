@@ -24,7 +24,29 @@ public enum FigurePage {
             out += ["## Missing", "", "Not drawn (grey crossed cells or absent columns); `\(s.command)` produces them.", ""]
             out += s.missing.map { "- \($0.method) · \($0.dataset): \(Markdown.oneLine($0.reason))" } + [""]
         }
+        out.append(Drawn(runs: s.used.map(\.record.id).sorted(), cases: s.options.cases, scale: s.scale.rawValue).comment)
         return out.joined(separator: "\n") + "\n"
+    }
+
+    /// What a page was drawn from, embedded in it (an HTML comment), so that a clone holding the same runs without
+    /// their weights keeps the committed figure instead of retraining to draw it again.
+    struct Drawn: Codable, Equatable {
+        var runs: [String]
+        var cases: Int
+        var scale: String
+
+        static let marker = "repro-figure"
+        var comment: String {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            return "<!-- \(Drawn.marker) \(String(decoding: (try? encoder.encode(self)) ?? Data(), as: UTF8.self)) -->"
+        }
+
+        static func parse(page: String) -> Drawn? {
+            guard let start = page.range(of: "<!-- \(marker) "),
+                  let end = page.range(of: " -->", range: start.upperBound..<page.endIndex) else { return nil }
+            return try? JSONDecoder().decode(Drawn.self, from: Data(page[start.upperBound..<end.lowerBound].utf8))
+        }
     }
 
     static func storeName(_ s: FigureSession) -> String {

@@ -29,6 +29,8 @@ public struct MissingRun: Equatable {
     public var weightsOnly: Bool = false
     /// The row id, for the retraining command.
     public var rowId: String = ""
+    /// The finished run whose weights are missing.
+    public var runId: String = ""
 }
 
 /// A run that was rebuilt and evaluated for the figure.
@@ -153,7 +155,8 @@ public final class FigureSession {
         if let r = finished.first {
             reason = "run \(r.id.prefix(12)) finished but its weights are not in this checkout (restored from Reports/runs/, or "
                 + "the checkpoint was deleted); the figure retrains the cell into \(FigureSession.weightsStore(for: store.url).deletingLastPathComponent().path)"
-            missing.append(MissingRun(method: m.row.display, dataset: dataset, reason: reason, weightsOnly: true, rowId: m.row.id))
+            missing.append(MissingRun(method: m.row.display, dataset: dataset, reason: reason, weightsOnly: true,
+                                      rowId: m.row.id, runId: r.id))
             return
         } else if let r = runs.first {
             reason = "run \(r.id.prefix(12)) is \(r.status.rawValue)" + (r.error.map { ": \(Markdown.oneLine($0))" } ?? "")

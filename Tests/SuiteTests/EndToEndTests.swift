@@ -162,5 +162,18 @@ final class EndToEndTests: XCTestCase {
         // The exported numbers are untouched: the retrained runs live in weights/, not in the restored store.
         XCTAssertEqual(try countRows(db, "SELECT COUNT(*) FROM runs"), 14)
         XCTAssertTrue(FileManager.default.fileExists(atPath: clone.appendingPathComponent("weights/results.sqlite").path))
+
+        // A clone that also has that page and PNG (as a commit carries them) keeps the figure without training.
+        let second = try makeTemporaryDirectory(self)
+        let fm = FileManager.default
+        try fm.copyItem(at: clone.appendingPathComponent("runs"), to: second.appendingPathComponent("runs"))
+        try fm.copyItem(at: clone.appendingPathComponent("Fig4_Heatmaps.md"), to: second.appendingPathComponent("Fig4_Heatmaps.md"))
+        try fm.createDirectory(at: second.appendingPathComponent("figures"), withIntermediateDirectories: true)
+        try fm.copyItem(at: clone.appendingPathComponent("figures/Fig4_Heatmaps.png"), to: second.appendingPathComponent("figures/Fig4_Heatmaps.png"))
+        let kept = try run("Fig4_Heatmaps", ["--scale", "smoke", "--dataset", "QaTa-COV19", "--no-progress",
+                                             "--db", second.appendingPathComponent("results.sqlite").path])
+        XCTAssertTrue(kept.contains("kept: drawn from exactly these 3 runs"), kept)
+        XCTAssertFalse(kept.contains("retraining"), kept)
+        XCTAssertFalse(fm.fileExists(atPath: second.appendingPathComponent("weights").path))
     }
 }
