@@ -253,7 +253,8 @@ public enum Checks {
         let paper = papers.first ?? tolerances.paper
         let recordedTables = Set(specs.map(\.table))
         var entries = (existing?.entries ?? []).filter { !recordedTables.contains($0.table) }
-        var versions = Set<String>()
+        // The kept entries' code versions are not stored per entry: keep the existing list while any entry is kept.
+        var versions = Set(entries.isEmpty ? [] : existing?.codeVersions ?? [])
         for spec in specs {
             guard let proxy = tolerances.tables[spec.table]?.proxy else {
                 throw CheckError.noTolerance(paper: paper, table: spec.table)

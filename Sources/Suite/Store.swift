@@ -600,8 +600,8 @@ public enum CodeVersion {
     /// executable, so a run that goes on while the checkout moves to later commits still names the commit it was
     /// built from. A later `swift build` leaves the executable newer than the stamp, which is then ignored.
     /// Without a valid stamp: `git describe` of `directory` at run time.
-    public static func current(checkout directory: URL) -> String {
-        let exe = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+    public static func current(checkout directory: URL,
+                               executable exe: URL = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()) -> String {
         let stamp = exe.deletingLastPathComponent().appendingPathComponent("code-version")
         let fm = FileManager.default
         if let built = (try? fm.attributesOfItem(atPath: exe.path))?[.modificationDate] as? Date,

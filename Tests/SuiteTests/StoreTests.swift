@@ -8,20 +8,19 @@ final class StoreTests: XCTestCase {
         return try ResultStore(url: dir.appendingPathComponent("results.sqlite"), codeVersion: codeVersion)
     }
 
+    /// On a stand-in executable in a temporary folder: rewriting the real stamp beside the test binary (even to
+    /// restore it) gives it a new date, and every run started afterwards would carry the stale commit it names.
     func testCodeVersionStampBesideTheExecutableWinsOnlyWhileNewerThanIt() throws {
-        let exe = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-        let stamp = exe.deletingLastPathComponent().appendingPathComponent("code-version")
-        let saved = try? Data(contentsOf: stamp)
-        defer {
-            if let saved { try? saved.write(to: stamp) } else { try? FileManager.default.removeItem(at: stamp) }
-        }
+        let dir = try makeTemporaryDirectory(self)
+        let exe = dir.appendingPathComponent("Table1_TMC"), stamp = dir.appendingPathComponent("code-version")
+        try Data("binary".utf8).write(to: exe)
         let checkout = try makeTemporaryDirectory(self)  // not a git checkout: describe says "unknown"
         try "abc1234\n".write(to: stamp, atomically: true, encoding: .utf8)
-        XCTAssertEqual(CodeVersion.current(checkout: checkout), "abc1234")
+        XCTAssertEqual(CodeVersion.current(checkout: checkout, executable: exe), "abc1234")
         // A rebuild after the stamp was written makes the executable newer: the stamp no longer describes it.
         let built = try XCTUnwrap(FileManager.default.attributesOfItem(atPath: exe.path)[.modificationDate] as? Date)
         try FileManager.default.setAttributes([.modificationDate: built.addingTimeInterval(-60)], ofItemAtPath: stamp.path)
-        XCTAssertEqual(CodeVersion.current(checkout: checkout), "unknown")
+        XCTAssertEqual(CodeVersion.current(checkout: checkout, executable: exe), "unknown")
     }
 
     func testNewRunIsRegisteredAsRunning() throws {
