@@ -1,5 +1,5 @@
 # One command per job. Every option of a table target passes through as a make variable:
-#   make table-1 SCALE=smoke SEEDS=1 DB=/tmp/x.sqlite ONLY=UNet DATA_ROOT=/data/QaTa FORCE=1
+#   make table-1 SCALE=smoke SEEDS=1 DB=/tmp/x.sqlite ONLY=UNet DATA_ROOT=/data/QaTa FORCE=1 TIME_BUDGET=150
 SHELL := /bin/bash
 SCALE ?= proxy
 SEEDS ?=
@@ -8,6 +8,7 @@ DATA_ROOT ?=
 ONLY ?=
 FORCE ?=
 TEXT_ENCODER ?=
+TIME_BUDGET ?=
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := libopenblas-dev libdnnl-dev libnifti2-dev libpng-dev libsqlite3-dev gnuplot-nox unzip
 CONFIG ?= release
@@ -17,7 +18,8 @@ SWIFT_FLAGS := -c $(CONFIG) -Xswiftc -enable-testing
 SWIFT_BUILD := swift build $(SWIFT_FLAGS)
 BIN = $(shell swift build $(SWIFT_FLAGS) --show-bin-path)
 TABLE_ARGS = --scale $(SCALE) --db $(DB) $(if $(SEEDS),--seeds $(SEEDS)) $(if $(DATA_ROOT),--data-root $(DATA_ROOT)) \
-             $(if $(ONLY),--only $(ONLY)) $(if $(FORCE),--force) $(if $(TEXT_ENCODER),--text-encoder $(TEXT_ENCODER))
+             $(if $(ONLY),--only $(ONLY)) $(if $(FORCE),--force) $(if $(TEXT_ENCODER),--text-encoder $(TEXT_ENCODER)) \
+             $(if $(TIME_BUDGET),--time-budget $(TIME_BUDGET))
 
 doctor: build
 	$(BIN)/repro doctor

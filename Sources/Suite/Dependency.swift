@@ -74,9 +74,7 @@ extension SegmentationRunner {
         let firstEpoch = state.epoch
         var last: [String: Double] = [:]
         while state.epoch < plan.epochs {
-            if let budget = epochBudget, state.epoch - firstEpoch >= budget {
-                throw RunPaused(runId: id, epochsDone: state.epoch)
-            }
+            if budgetSpent(epochsThisCall: state.epoch - firstEpoch) { throw RunPaused(runId: id, epochsDone: state.epoch) }
             last = try plan.trainEpoch(model, optimizer, state.epoch)
             state.epoch += 1
             try store.appendCurve(runId: id, epoch: state.epoch, split: "pretrain", values: last)

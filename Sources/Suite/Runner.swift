@@ -54,6 +54,16 @@ public final class SegmentationRunner {
     /// call throws `RunPaused`; the next call resumes it. For compute that comes in slices, and for tests that
     /// interrupt a run in-process.
     public var epochBudget: Int?
+    /// When set, a run that has trained at least one epoch in this call pauses (as with `epochBudget`) at the first
+    /// epoch boundary after this moment: `--time-budget`, so that a session ends with every run checkpointed.
+    public var deadline: Date?
+
+    /// Whether the run should pause before its next epoch, having trained `done` epochs in this call.
+    func budgetSpent(epochsThisCall done: Int) -> Bool {
+        if let budget = epochBudget, done >= budget { return true }
+        if let d = deadline, done > 0, Date() >= d { return true }
+        return false
+    }
 
     public init(store: ResultStore, progress: Bool = true) {
         self.store = store
@@ -118,9 +128,7 @@ public final class SegmentationRunner {
         bar.advance(to: state.epoch * stepsPerEpoch)
         let firstEpoch = state.epoch
         while !state.finished(maxEpochs: r.maxEpochs, patience: r.patience, validateEvery: r.validateEvery) {
-            if let budget = epochBudget, state.epoch - firstEpoch >= budget {
-                throw RunPaused(runId: id, epochsDone: state.epoch)
-            }
+            if budgetSpent(epochsThisCall: state.epoch - firstEpoch) { throw RunPaused(runId: id, epochsDone: state.epoch) }
             // The order of epoch e depends only on (seed, e), and so do its patches, so a resumed run sees the same batches.
             var order = Array(data.train.indices)
             var erng = rng.fork(UInt64(state.epoch))

@@ -100,6 +100,8 @@ public struct TableOptions: ParsableArguments {
     public var recordReference = false
     @Flag(name: .customLong("no-progress"), help: "No progress lines.")
     public var noProgress = false
+    @Option(name: .customLong("time-budget"), help: "Minutes after which no new epoch starts: the run in progress pauses at its next epoch boundary (checkpointed, resumed by the next call), finished runs are exported and the report rendered. For compute that comes in sessions.")
+    public var timeBudget: Double?
     public init() {}
 }
 
@@ -153,11 +155,13 @@ public enum TableMain {
             let methods = exp.methods.filter { only.isEmpty || only.contains($0.row.id) }
             let seeds = o.seeds ?? exp.defaultSeeds[scale] ?? 1
             let runner = SegmentationRunner(store: store, progress: !o.noProgress)
+            runner.deadline = o.timeBudget.map { Date().addingTimeInterval($0 * 60) }
+            var paused: RunPaused?
             let text = TextEncoderProvider(directory: o.textEncoder, root: paths.root)
             let start = Date()
             var done = 0, skipped = 0
             let total = datasets.count * methods.count * seeds
-            for ds in datasets {
+            cells: for ds in datasets {
                 let data = LabeledSplits(try DatasetProvider.load(ds.id, scale: scale, dataRoot: o.dataRoot))
                 for m in methods {
                     for seed in 0..<seeds {
@@ -185,11 +189,19 @@ public enum TableMain {
                         let plan = RunPlan(config: config, cell: cell, recipe: recipe, scale: scale, seed: seed, task: exp.task,
                                            makeModel: { m.make(context) }, encodeText: encoder?.encode, dependency: dependency)
                         let label = "[\(done + skipped + 1)/\(total)] \(m.row.display) · \(ds.display) · seed \(seed)"
-                        if try runner.run(plan, data: data, force: o.force, label: label) { done += 1 } else { skipped += 1 }
+                        do {
+                            if try runner.run(plan, data: data, force: o.force, label: label) { done += 1 } else { skipped += 1 }
+                        } catch let p as RunPaused {
+                            paused = p
+                            break cells
+                        }
                     }
                 }
             }
             FileHandle.standardError.write("\(exp.spec.target): \(done) runs trained, \(skipped) already finished, \(String(format: "%.0f", Date().timeIntervalSince(start))) s\n".data(using: .utf8)!)
+            if let p = paused {
+                FileHandle.standardError.write("\(exp.spec.target): time budget spent; \(p.description). \(total - done - skipped - 1) more cells not started.\n".data(using: .utf8)!)
+            }
             // The table's runs (and the pre-trainings they load) as text beside the store: commit Reports/runs/
             // and a fresh clone renders and checks these numbers without training.
             for table in [exp.spec.table, pretrainingTable] {

@@ -98,6 +98,24 @@ final class VolumeTaskTests: XCTestCase {
         XCTAssertEqual(try numbers(whole), try numbers(sliced))
     }
 
+    /// `--time-budget`: with the deadline already past, a run still trains one epoch, then pauses checkpointed;
+    /// the next call without a deadline finishes it to the uninterrupted run's numbers.
+    func testADeadlinePausesAfterOneEpochAndTheRunResumes() throws {
+        let plan = VolumeTaskTests.plan(maxEpochs: 3)
+        let data = VolumeTaskTests.splits()
+        let store = try ResultStore.open(try makeTemporaryDirectory(self).appendingPathComponent("d.sqlite"))
+        let runner = SegmentationRunner(store: store, progress: false)
+        runner.deadline = Date()
+        XCTAssertThrowsError(try runner.run(plan, data: data, force: false, label: "budget")) { error in
+            XCTAssertEqual((error as? RunPaused)?.epochsDone, 1, "\(error)")
+        }
+        runner.deadline = nil
+        XCTAssertTrue(try runner.run(plan, data: data, force: false, label: "budget"))
+        let whole = try ResultStore.open(try makeTemporaryDirectory(self).appendingPathComponent("w.sqlite"))
+        try SegmentationRunner(store: whole, progress: false).run(plan, data: data, force: false, label: "whole")
+        XCTAssertEqual(try store.summary(runId: plan.config.id)["Dice"], try whole.summary(runId: plan.config.id)["Dice"])
+    }
+
     func testRecipeLossMustFitTheTask() throws {
         let store = try ResultStore.open(try makeTemporaryDirectory(self).appendingPathComponent("r.sqlite"))
         var plan = VolumeTaskTests.plan(maxEpochs: 1)
