@@ -37,10 +37,13 @@ import Foundation
 
     /// An independent stream derived from this one's seed and a label.
     @inlinable public func fork(_ label: UInt64) -> RNG { RNG(seed: RNG.mix(seed ^ RNG.mix(label &+ 0x5851_F42D_4C95_7F2D))) }
-    @inlinable public func fork(_ label: String) -> RNG {
+    @inlinable public func fork(_ label: String) -> RNG { fork(RNG.hash(label)) }
+
+    /// FNV-1a of the label's UTF-8 bytes: how a text names a stream.
+    @inlinable public static func hash(_ label: String) -> UInt64 {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
         for b in label.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
-        return fork(h)
+        return h
     }
 
     @inlinable public mutating func shuffle<T>(_ a: inout [T]) {

@@ -38,11 +38,10 @@ enum Batching {
     }
 }
 
-/// The segmentation criterion a recipe names, for the task's output. Binary criteria honour deep supervision.
+/// The segmentation criterion a recipe names, for the task's output (the runner checks once, before training, that
+/// the task accepts it). Binary criteria honour deep supervision.
 func segmentationLoss(_ name: String, _ out: SegOutput, _ batch: Batch, task: SegmentationTask) throws -> Tensor {
-    guard task.losses.contains(name) else {
-        throw RunError("the recipe's loss '\(name)' does not fit the \(task.name) task; it accepts \(task.losses.joined(separator: ", "))")
-    }
+    precondition(task.losses.contains(name), "loss \(name) was not checked against the \(task.name) task")
     switch task.output {
     case .binary:
         return out.segmentationLoss(target: batch.masks!) { logits, target in

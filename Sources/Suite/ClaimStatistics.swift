@@ -1,5 +1,6 @@
 import Foundation
 import Metrics
+import Common
 
 // The statistics behind a claim's verdict, shared by every paper's tables.
 //
@@ -65,11 +66,7 @@ public enum ClaimStatistics {
     public static let alpha = 0.05
 
     /// A stream per (claim, comparison), so that a claim's numbers do not depend on which other claims the table has.
-    static func seed(_ parts: String...) -> UInt64 {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for b in parts.joined(separator: "\u{1F}").utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
-        return h
-    }
+    static func seed(_ parts: String...) -> UInt64 { RNG.hash(parts.joined(separator: "\u{1F}")) }
 
     /// Holm-adjusts every comparison of `outcomes` together, then sets each claim's verdict and its numbers.
     public static func decide(_ outcomes: [ClaimOutcome]) -> [ClaimOutcome] {

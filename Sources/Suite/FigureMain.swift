@@ -68,8 +68,7 @@ public struct FigureDrawing {
 
 public enum FigureMain {
     static func retrain(_ lacking: [MissingRun], spec: FigureSpec, options t: TableOptions, store: URL) throws {
-        let exe = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
-            .appendingPathComponent(spec.tableTarget)
+        let exe = Executables.directory.appendingPathComponent(spec.tableTarget)
         guard FileManager.default.fileExists(atPath: exe.path) else {
             throw RunError("\(spec.target) needs \(spec.tableTarget) beside it to retrain the weights of \(lacking.count) runs; run `make build`")
         }
@@ -80,12 +79,8 @@ public enum FigureMain {
         if let e = t.textEncoder { args += ["--text-encoder", e] }
         if t.noProgress { args.append("--no-progress") }
         FileHandle.standardError.write("\(spec.target): retraining the weights of \(lacking.count) runs: \(spec.tableTarget) \(args.joined(separator: " "))\n".data(using: .utf8)!)
-        let p = Process()
-        p.executableURL = exe
-        p.arguments = args
-        try p.run()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else { throw RunError("\(spec.tableTarget) exited with status \(p.terminationStatus) while retraining the figure's weights") }
+        let status = try Executables.run(exe, args)
+        guard status == 0 else { throw RunError("\(spec.tableTarget) exited with status \(status) while retraining the figure's weights") }
     }
 
     /// Parses the command line, finds the runs, calls `render`, writes the PNG and the report page.

@@ -92,6 +92,8 @@ public enum RunExport {
     public static func restore(into store: ResultStore, from folder: URL) throws -> Int {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder.path) else { return 0 }
         let decoder = JSONDecoder()
+        // Every command opens its store through here: runs it already holds finished cost one read, not a write each.
+        var held = Set(try store.runs(status: .finished).map(\.id))
         var restored = 0
         for name in names.filter({ $0.hasSuffix(".jsonl") }).sorted() {
             let url = folder.appendingPathComponent(name)
@@ -104,7 +106,9 @@ public enum RunExport {
                 guard l.config.id == l.id else {
                     throw RunError("\(url.path) line \(n + 1): run id \(l.id.prefix(12))… is not the hash of its configuration (\(l.config.id.prefix(12))…); the line was edited. Restore the file from git, or delete the line and rerun its cell.")
                 }
+                guard !held.contains(l.id) else { continue }
                 if try store.restore(result(l)) { restored += 1 }
+                held.insert(l.id)
             }
         }
         return restored

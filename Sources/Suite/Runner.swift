@@ -90,12 +90,6 @@ public final class SegmentationRunner {
         }
     }
 
-    /// A binary 2D data set (TMC's tables) on the plan's task.
-    @discardableResult
-    public func run(_ plan: RunPlan, data: SegDataset, force: Bool, label: String) throws -> Bool {
-        try run(plan, data: LabeledSplits(data), force: force, label: label)
-    }
-
     private func train(_ plan: RunPlan, data: LabeledSplits, label: String) throws {
         let id = plan.config.id
         let r = plan.recipe

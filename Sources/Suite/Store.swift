@@ -601,7 +601,7 @@ public enum CodeVersion {
     /// built from. A later `swift build` leaves the executable newer than the stamp, which is then ignored.
     /// Without a valid stamp: `git describe` of `directory` at run time.
     public static func current(checkout directory: URL,
-                               executable exe: URL = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()) -> String {
+                               executable exe: URL = Executables.current) -> String {
         let stamp = exe.deletingLastPathComponent().appendingPathComponent("code-version")
         let fm = FileManager.default
         if let built = (try? fm.attributesOfItem(atPath: exe.path))?[.modificationDate] as? Date,

@@ -17,19 +17,9 @@ struct Repro: ParsableCommand {
 
 /// The table and figure executables built beside this one, in name order.
 func tableTargets() -> [URL] {
-    let dir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+    let dir = Executables.directory
     let names = (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []
     return names.filter { ($0.hasPrefix("Table") || $0.hasPrefix("Fig")) && !$0.contains(".") }.sorted().map { dir.appendingPathComponent($0) }
-}
-
-/// Runs one target with `args`, passing its output through; returns its exit status.
-func runTarget(_ url: URL, _ args: [String]) throws -> Int32 {
-    let p = Process()
-    p.executableURL = url
-    p.arguments = args
-    try p.run()
-    p.waitUntilExit()
-    return p.terminationStatus
 }
 
 struct Doctor: ParsableCommand {
@@ -49,7 +39,7 @@ struct Report: ParsableCommand {
         let targets = tableTargets()
         guard !targets.isEmpty else { throw ValidationError("no table targets next to repro; run `make build` first") }
         var failed: [String] = []
-        for t in targets where try runTarget(t, ["--report-only", "--db", db]) != 0 { failed.append(t.lastPathComponent) }
+        for t in targets where try Executables.run(t, ["--report-only", "--db", db]) != 0 { failed.append(t.lastPathComponent) }
         if !failed.isEmpty { throw ExitCode(1) }
     }
 }
@@ -65,7 +55,7 @@ struct Check: ParsableCommand {
         var failed: [String] = []
         for t in tableTargets() {
             let args = record ? ["--record-reference", "--scale", scale, "--db", db] : ["--check", "--db", db]
-            if try runTarget(t, args) != 0 { failed.append(t.lastPathComponent) }
+            if try Executables.run(t, args) != 0 { failed.append(t.lastPathComponent) }
         }
         if !failed.isEmpty {
             FileHandle.standardError.write("check failed: \(failed.joined(separator: ", "))\n".data(using: .utf8)!)
