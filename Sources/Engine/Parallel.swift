@@ -1,5 +1,6 @@
 import Foundation
 import COpenBLAS
+import CEngineSupport
 
 /// Threading for every kernel, GEMMs included: OpenBLAS runs serially and `sgemm` splits large products over
 /// these threads itself, so kernels never call `sgemm` from inside `parallelFor` (`sgemmSerial` is for that).
@@ -8,6 +9,8 @@ public enum Threads {
         if let s = ProcessInfo.processInfo.environment["REPRO_THREADS"], let n = Int(s), n > 0 { return n }
         return ProcessInfo.processInfo.activeProcessorCount
     }()
+    /// `REPRO_POOL=dispatch` runs parallel regions on libdispatch instead of the engine's pool, to compare the two.
+    nonisolated(unsafe) static let onDispatch = ProcessInfo.processInfo.environment["REPRO_POOL"] == "dispatch"
 }
 
 /// Splits `0..<n` into contiguous chunks, one per thread. Results must not depend on the split: each index is
@@ -17,7 +20,7 @@ public func parallelFor(_ n: Int, minChunk: Int = 4096, _ body: (Range<Int>) -> 
     let threads = min(Threads.count, max(1, n / max(minChunk, 1)))
     if threads <= 1 { body(0..<n); return }
     let chunk = (n + threads - 1) / threads
-    DispatchQueue.concurrentPerform(iterations: threads) { t in
+    runOnPool(threads: threads, items: threads) { t in
         let lo = t * chunk, hi = min(n, lo + chunk)
         if lo < hi { body(lo..<hi) }
     }
@@ -32,16 +35,30 @@ public func parallelItems(_ n: Int, _ body: (Int) -> Void) {
         for i in 0..<n { body(i) }
         return
     }
-    var next = 0
-    let lock = NSLock()
-    DispatchQueue.concurrentPerform(iterations: threads) { _ in
-        while true {
-            lock.lock()
-            let i = next
-            next += 1
-            lock.unlock()
-            if i >= n { return }
-            body(i)
+    runOnPool(threads: threads, items: n, body)
+}
+
+/// `body(i)` for every i in 0..<items on the engine's worker threads (pool.c: they spin briefly between regions
+/// instead of parking at once, which is what made many small regions slow on libdispatch).
+@usableFromInline func runOnPool(threads: Int, items: Int, _ body: (Int) -> Void) {
+    if Threads.onDispatch {
+        var next = 0
+        let lock = NSLock()
+        DispatchQueue.concurrentPerform(iterations: threads) { _ in
+            while true {
+                lock.lock(); let i = next; next += 1; lock.unlock()
+                if i >= items { return }
+                body(i)
+            }
+        }
+        return
+    }
+    withoutActuallyEscaping(body) { body in
+        var job = body
+        withUnsafeMutablePointer(to: &job) { p in
+            repro_pool_run(Int32(threads), items, { ctx, i in
+                ctx!.assumingMemoryBound(to: ((Int) -> Void).self).pointee(Int(i))
+            }, p)
         }
     }
 }

@@ -40,4 +40,10 @@ void repro_rectify_forward(const float *x, float *y, float slope, long n);
 // dx = g for x > 0, else slope·g (0 for slope 0).
 void repro_rectify_backward(const float *g, const float *x, float *dx, float slope, long n);
 
+// The engine's worker threads (pool.c): runs fn(ctx, i) for every i in 0..<n on the calling thread and up to
+// threads − 1 workers, each thread taking the next item not yet taken; returns when all have run. A call made from
+// inside an item runs its items inline, in order.
+typedef void (*repro_task_fn)(void *ctx, long index);
+void repro_pool_run(int threads, long n, repro_task_fn fn, void *ctx);
+
 #endif
