@@ -10,6 +10,14 @@ import Foundation
 
     @inlinable public init(seed: UInt64) { self.seed = seed }
 
+    /// The stream keyed by several integers (seed, data set, patient, slice, purpose, ...): the first is the seed,
+    /// each further one a fork.
+    public init(_ first: UInt64, _ rest: UInt64...) {
+        var r = RNG(seed: first)
+        for p in rest { r = r.fork(p) }
+        self = r
+    }
+
     @inlinable @inline(__always) public static func mix(_ z0: UInt64) -> UInt64 {
         var z = z0 &+ 0x9E37_79B9_7F4A_7C15
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
@@ -22,17 +30,35 @@ import Foundation
         return RNG.mix(seed &* 0xD1B5_4A32_D192_ED03 &+ counter)
     }
 
-    /// Uniform in [0, 1).
-    @inlinable public mutating func uniform() -> Float { Float(next() >> 40) * (1.0 / Float(1 << 24)) }
-    @inlinable public mutating func uniform(_ lo: Float, _ hi: Float) -> Float { lo + (hi - lo) * uniform() }
-    @inlinable public mutating func int(_ n: Int) -> Int { Int(next() % UInt64(n)) }
-    @inlinable public mutating func bernoulli(_ p: Float) -> Bool { uniform() < p }
+    /// Uniform in [0, 1): the top 24 bits of a draw for Float (the engine: initialisation, dropout), the top 53 for
+    /// Double (the data generators and the statistics).
+    @inlinable public mutating func uniform<T: BinaryFloatingPoint>() -> T {
+        if T.self == Double.self { return T(Double(next() >> 11) * 0x1.0p-53) }
+        return T(Float(next() >> 40) * (1.0 / Float(1 << 24)))
+    }
+    @inlinable public mutating func uniform<T: BinaryFloatingPoint>(_ lo: T, _ hi: T) -> T { lo + (hi - lo) * uniform() }
+    @inlinable public mutating func int(_ n: Int) -> Int {
+        precondition(n > 0, "RNG.int: n must be positive")
+        return Int(next() % UInt64(n))
+    }
+    @inlinable public mutating func int(_ range: ClosedRange<Int>) -> Int { range.lowerBound + int(range.count) }
+    @inlinable public mutating func bernoulli<T: BinaryFloatingPoint>(_ p: T) -> Bool { uniform() < p }
 
-    /// Standard normal by Box-Muller (one value per call keeps the stream position simple).
-    @inlinable public mutating func normal() -> Float {
-        let u1 = max(Double(next() >> 11) * (1.0 / 9007199254740992.0), 1e-300)
-        let u2 = Double(next() >> 11) * (1.0 / 9007199254740992.0)
-        return Float((-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2))
+    /// Standard normal by Box-Muller, computed in Double (one value per call keeps the stream position simple).
+    @inlinable public mutating func normal<T: BinaryFloatingPoint>() -> T {
+        let u1 = max(Double(next() >> 11) * 0x1.0p-53, 1e-300)
+        let u2 = Double(next() >> 11) * 0x1.0p-53
+        return T((-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2))
+    }
+
+    /// An index drawn with the given (unnormalised) weights.
+    public mutating func choice(weights: [Double]) -> Int {
+        var u = uniform() * weights.reduce(0, +)
+        for (i, w) in weights.enumerated() {
+            if u < w { return i }
+            u -= w
+        }
+        return weights.count - 1
     }
 
     /// An independent stream derived from this one's seed and a label.

@@ -57,12 +57,12 @@ public func proxyPlan(_ kind: ProxyKind, scale: Scale, seed: UInt64) -> [ProxyPa
     case (.duke, .proxy): return uniform([42, 6, 12], slices: 6)
     case (.duke, .paper): return uniform([645, 92, 185], slices: 4)
     case (.mosmed, .paper): return filledPlan(slicesPerSplit: [2183, 273, 273], perPatient: 20...34,
-                                              rng: ProxyRNG(seed, kind.streamCode, 0x504C_414E))
+                                              rng: RNG(seed, kind.streamCode, 0x504C_414E))
     }
 }
 
 /// Patients with a random number of slices each, the last one of a split trimmed so the split's total is exact.
-private func filledPlan(slicesPerSplit: [Int], perPatient: ClosedRange<Int>, rng: ProxyRNG) -> [ProxyPatient] {
+private func filledPlan(slicesPerSplit: [Int], perPatient: ClosedRange<Int>, rng: RNG) -> [ProxyPatient] {
     var rng = rng
     var out: [ProxyPatient] = []
     for (split, target) in slicesPerSplit.enumerated() {
@@ -95,7 +95,7 @@ public func makeProxy(_ kind: ProxyKind, scale: Scale, seed: UInt64) -> SegDatas
 
 /// Renders one patient's slices. Exposed so that a caller can generate a large proxy lazily, patient by patient.
 public func renderProxyPatient(_ kind: ProxyKind, patient: ProxyPatient, size: Int, seed: UInt64) -> [SegSample] {
-    let rng = ProxyRNG(seed, kind.streamCode, UInt64(patient.index))
+    let rng = RNG(seed, kind.streamCode, UInt64(patient.index))
     switch kind {
     case .qata: return [QaTaProxy.render(index: patient.index, size: size, rng: rng)]
     case .mosmed: return MosMedProxy.render(index: patient.index, slices: patient.slices, size: size, rng: rng)

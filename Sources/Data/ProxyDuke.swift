@@ -94,7 +94,7 @@ enum DukeProxy {
         var bias: ValueNoise
         var noiseSigma: Double
 
-        init(rng: inout ProxyRNG) {
+        init(rng: inout RNG) {
             chestWall = 0.58 + rng.uniform(-0.04, 0.04)
             let a = 0.19 * rng.uniform(0.85, 1.1), b = 0.33 * rng.uniform(0.7, 1.15)
             breasts = [Breast(u: 0.5 - 0.23 + rng.uniform(-0.01, 0.01), a: a * rng.uniform(0.95, 1.05), b: b * rng.uniform(0.95, 1.05)),
@@ -163,7 +163,7 @@ enum DukeProxy {
         }
     }
 
-    static func drawTumour(breasts: [Breast], chestWall: Double, halfHeightCm: Double, rng: inout ProxyRNG) -> Tumour {
+    static func drawTumour(breasts: [Breast], chestWall: Double, halfHeightCm: Double, rng: inout RNG) -> Tumour {
         let side = rng.int(2)
         let br = breasts[side]
         let lateralSign = side == 0 ? -1.0 : 1.0
@@ -235,7 +235,7 @@ enum DukeProxy {
         return 0.03                                                                  // lung
     }
 
-    static func renderSlice(_ p: Patient, z: Double, size: Int, rng: ProxyRNG) -> (pixels: [Float], mask: [UInt8]) {
+    static func renderSlice(_ p: Patient, z: Double, size: Int, rng: RNG) -> (pixels: [Float], mask: [UInt8]) {
         var noiseRNG = rng.fork(1)
         var pixels = [Float](repeating: 0, count: size * size)
         var raw = [UInt8](repeating: 0, count: size * size)
@@ -265,7 +265,7 @@ enum DukeProxy {
         return (pixels, mask)
     }
 
-    static func render(index: Int, slices: Int, size: Int, rng: ProxyRNG) -> [SegSample] {
+    static func render(index: Int, slices: Int, size: Int, rng: RNG) -> [SegSample] {
         var patientRNG = rng.fork(1)
         let p = Patient(rng: &patientRNG)
         var levelRNG = rng.fork(2)

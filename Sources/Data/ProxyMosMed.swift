@@ -26,7 +26,7 @@ enum MosMedProxy {
         var parenchyma: Texture
         var bodyEdge: ValueNoise
 
-        init(rng: inout ProxyRNG) {
+        init(rng: inout RNG) {
             let bs = rng.uniform(0.9, 1.05)
             body = (0.5, 0.53, 0.42 * bs, 0.31 * rng.uniform(0.9, 1.08))
             lungOffset = 0.2 * bs
@@ -93,7 +93,7 @@ enum MosMedProxy {
         }
     }
 
-    static func drawLesion(rng: inout ProxyRNG) -> Lesion {
+    static func drawLesion(rng: inout RNG) -> Lesion {
         let side = rng.int(2)
         let rho = rng.uniform(0.55, 0.92)
         let sectors: [ClosedRange<Double>] = [-0.3...0.3, 1.2...1.9, 0.3...1.2, -1.6...(-0.3), 1.9...2.6]
@@ -131,7 +131,7 @@ enum MosMedProxy {
         return hu
     }
 
-    static func renderSlice(_ p: Patient, z: Double, size: Int, rng: ProxyRNG) -> (pixels: [Float], mask: [UInt8], layout: LungLayout) {
+    static func renderSlice(_ p: Patient, z: Double, size: Int, rng: RNG) -> (pixels: [Float], mask: [UInt8], layout: LungLayout) {
         var vesselRNG = rng.fork(1)
         var vessels: [Segment] = []
         for side in 0..<2 {
@@ -181,7 +181,7 @@ enum MosMedProxy {
         return (pixels, mask, LungLayout(midline: midline, rightLungRows: extent(rows[0]), leftLungRows: extent(rows[1])))
     }
 
-    static func render(index: Int, slices: Int, size: Int, rng: ProxyRNG) -> [SegSample] {
+    static func render(index: Int, slices: Int, size: Int, rng: RNG) -> [SegSample] {
         var patientRNG = rng.fork(1)
         let p = Patient(rng: &patientRNG)
         let zLow = max(0.02, p.lesions.map { $0.zc - 0.8 * $0.rz }.min()!)
@@ -211,7 +211,7 @@ enum MosMedProxy {
 
     /// Last resort at very small sizes: the slice through the largest lesion's centre, with the pixel under that
     /// centre marked (the lesion covers it, even if no pixel centre falls inside its outline).
-    static func forcedSlice(_ p: Patient, size: Int, rng: ProxyRNG) -> (pixels: [Float], mask: [UInt8], layout: LungLayout) {
+    static func forcedSlice(_ p: Patient, size: Int, rng: RNG) -> (pixels: [Float], mask: [UInt8], layout: LungLayout) {
         let l = p.lesions.max { $0.blob.lobes[0].ru * $0.blob.lobes[0].rv < $1.blob.lobes[0].ru * $1.blob.lobes[0].rv }!
         var slice = renderSlice(p, z: l.zc, size: size, rng: rng)
         let c = p.lesionCentre(l, z: l.zc)

@@ -21,7 +21,7 @@ enum QaTaProxy {
         var lowFrequency: ValueNoise
         var parenchyma: Texture
 
-        init(rng: inout ProxyRNG) {
+        init(rng: inout RNG) {
             tilt = rng.uniform(-3, 3) * Double.pi / 180
             mid = 0.5 + max(-0.04, min(0.04, 0.015 * rng.normal()))
             top = 0.13 + rng.uniform(-0.03, 0.03)
@@ -153,7 +153,7 @@ enum QaTaProxy {
         var contrast: Double
     }
 
-    static func drawLesions(_ a: Anatomy, rng: inout ProxyRNG) -> [Lesion] {
+    static func drawLesions(_ a: Anatomy, rng: inout RNG) -> [Lesion] {
         let count = 1 + rng.choice(weights: [0.3, 0.4, 0.2, 0.1])
         return (0..<count).map { _ in
             let side = rng.int(2)
@@ -182,7 +182,7 @@ enum QaTaProxy {
         return (field, opacity)
     }
 
-    static func render(index: Int, size: Int, rng: ProxyRNG) -> SegSample {
+    static func render(index: Int, size: Int, rng: RNG) -> SegSample {
         var anatomyRNG = rng.fork(1)
         let a = Anatomy(rng: &anatomyRNG)
         var boundaryRNG = rng.fork(2)

@@ -15,7 +15,7 @@ struct ValueNoise {
     let cells: Int
     private let lattice: [Double]
 
-    init(cells: Int, rng: inout ProxyRNG) {
+    init(cells: Int, rng: inout RNG) {
         self.cells = cells
         lattice = (0..<((cells + 1) * (cells + 1))).map { _ in rng.uniform() }
     }
@@ -38,7 +38,7 @@ struct Texture {
     let coarse: ValueNoise
     let fine: ValueNoise
 
-    init(cells: Int, rng: inout ProxyRNG) {
+    init(cells: Int, rng: inout RNG) {
         coarse = ValueNoise(cells: cells, rng: &rng)
         fine = ValueNoise(cells: cells * 3, rng: &rng)
     }
@@ -63,7 +63,7 @@ struct Blob {
     }
 
     /// A blob around (u, v) with outer radii (ru, rv): a main lobe plus `extra` smaller ones nearby.
-    static func random(u: Double, v: Double, ru: Double, rv: Double, extra: Int, rng: inout ProxyRNG) -> Blob {
+    static func random(u: Double, v: Double, ru: Double, rv: Double, extra: Int, rng: inout RNG) -> Blob {
         var lobes = [Lobe(u: u, v: v, ru: ru, rv: rv, weight: 1)]
         for _ in 0..<extra {
             let k = rng.uniform(0.5, 0.9)

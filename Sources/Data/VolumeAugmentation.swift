@@ -3,7 +3,7 @@ import Foundation
 // The random part of UNETR's BTCV training transforms (utils/data_utils.py), after the deterministic ones in
 // VolumeTransforms: RandCropByPosNegLabeld(pos=1, neg=1, num_samples=4, image_threshold=0), RandFlipd on each axis
 // and RandRotate90d(max_k=3) at p = 0.2, RandScaleIntensityd(0.1) and RandShiftIntensityd(0.1) at p = 0.1.
-// The draws come from the suite's counter-based ProxyRNG, so a patch is a function of (seed, case, epoch); what each
+// The draws come from the suite's counter-based RNG, so a patch is a function of (seed, case, epoch); what each
 // draw does (crop-centre correction, flip, rotation, scale, shift) matches MONAI's transforms, tested on fixed draws.
 public struct VolumeAugmentation: Sendable {
     public var patch: [Int]
@@ -23,7 +23,7 @@ public struct VolumeAugmentation: Sendable {
     }
 
     /// `samples` augmented patches of a case (image channels last, label as a one-channel volume on its grid).
-    public func patches(image: Volume, label: Volume, rng: inout ProxyRNG) -> [(image: Volume, label: Volume)] {
+    public func patches(image: Volume, label: Volume, rng: inout RNG) -> [(image: Volume, label: Volume)] {
         let spatial = VolumeTransforms.dims(image).spatial
         precondition(Array(label.shape.prefix(3)) == spatial, "augmentation: image \(image.shape) and label \(label.shape) differ")
         let n = spatial.reduce(1, *)

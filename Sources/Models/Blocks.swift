@@ -71,12 +71,3 @@ func requireDivisible(_ image: Tensor, by steps: Int, model: String) {
                  "\(model) needs [B, C, H, W] with H and W multiples of \(f), got \(image.shape)")
 }
 
-/// Xavier-uniform weights and N(0, 1e-6) biases, the initialisation TransUNet and UCTransNet give their MLPs.
-/// The weight is drawn by `Tensor.rand` (the same distribution as `Init.xavierUniform`), whose vectorised fill
-/// builds the 85M-parameter TransUNet encoder in a fraction of the time.
-func initTransformerMLP(_ fc: Linear) {
-    let (fanOut, fanIn) = (fc.weight.shape[0], fc.weight.shape[1])
-    let bound = (6 / Float(fanIn + fanOut)).squareRoot()
-    fc.weight.copy(from: Tensor.rand(fc.weight.shape, lo: -bound, hi: bound, rng: &ParamInit.rng))
-    if let b = fc.bias { Init.normal(b, std: 1e-6) }
-}

@@ -202,10 +202,8 @@ public final class LViTUpBlock: Module {
 /// A pre-norm ViT block with LViT's settings (LayerNorm eps 1e-5, qkv bias, dropout in the MLP, Xavier MLP init).
 /// LViT's MLP also applies GELU after its second layer; ours is the standard fc1 → GELU → fc2.
 private func lvitBlock(dim: Int, config c: LViTConfig) -> ViTBlock {
-    let block = ViTBlock(dim: dim, heads: c.heads, mlpRatio: c.mlpRatio, qkvBias: true, dropout: c.dropout, eps: 1e-5)
-    initTransformerMLP(block.mlp.fc1)
-    initTransformerMLP(block.mlp.fc2)
-    return block
+    ViTBlock(dim: dim, heads: c.heads, mlpRatio: c.mlpRatio, qkvBias: true, dropout: c.dropout, eps: 1e-5,
+             mlpInit: .xavierTinyBias)
 }
 
 /// The dual U-shaped network, shared by LViT and TMC's segmentation part.

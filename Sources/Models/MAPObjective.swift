@@ -90,14 +90,21 @@ public final class MAPObjective: Module, VLPObjective {
                 marginPerDimension: Float = 300.0 / 768.0, marginWeight: Float = 0.01) {
         image_in = Linear(imageDim, embedDim)
         text_in = Linear(textDim, embedDim)
-        image_token = Init.truncatedNormal(Tensor(zeros: [1, 1, embedDim], requiresGrad: true), std: 0.02)
-        text_token = Init.truncatedNormal(Tensor(zeros: [1, 1, embedDim], requiresGrad: true), std: 0.02)
+        image_token = Tensor(zeros: [1, 1, embedDim], requiresGrad: true)
+        text_token = Tensor(zeros: [1, 1, embedDim], requiresGrad: true)
         image_pde = ProbabilityDistributionEncoder(dim: embedDim, heads: heads)
         text_pde = ProbabilityDistributionEncoder(dim: embedDim, heads: heads)
         logit_scale = Tensor([Foundation.log(1 / temperature)], shape: [], requiresGrad: true)
         distanceScale = (1.0 / 200.0) * 768 / Float(embedDim)
         self.marginPerDimension = marginPerDimension
         self.marginWeight = marginWeight
+        super.init()
+        resetFromDefaultStream()
+    }
+
+    public override func resetParameters(_ rng: inout RNG) {
+        Init.truncatedNormal(image_token, std: 0.02, rng: &rng)
+        Init.truncatedNormal(text_token, std: 0.02, rng: &rng)
     }
 
     /// The Gaussian (mean, log-variance), each [B, embedDim], of a token sequence seen through `pde`.

@@ -64,7 +64,7 @@ public enum ModelRegistry {
     }
 
     /// Builds `name` (key or display name) at `scale` for `inChannels`-channel images of side `imageSize`.
-    /// Parameters are drawn from `ParamInit.rng`; seed it first for a reproducible initialisation.
+    /// Its parameters hold their layers' default initialisation; `initialize(seed:)` seeds them.
     public static func make(name: String, scale: Scale, inChannels: Int, imageSize: Int) throws -> SegmentationModel {
         guard let e = entry(name), let f = registered.first(where: { $0.entry.name == e.name })?.factory else {
             throw ModelRegistryError.unknownModel(name, known: names)

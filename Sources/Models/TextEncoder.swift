@@ -79,11 +79,9 @@ public final class FrozenTextEncoder {
         config.numAttentionHeads = heads
         config.intermediateSize = 2 * hidden
         config.maxPositionEmbeddings = 128
-        let saved = ParamInit.rng
-        ParamInit.seed(seed)
-        defer { ParamInit.rng = saved }
         // Both throwing calls only fail on malformed configurations, which this fixed one is not.
         let bert = try! BertModel(config, pooler: false)
+        bert.initialize(seed: seed)
         let tokenizer = try! WordPieceTokenizer(tokens: tokens)
         return FrozenTextEncoder(bert: bert, tokenizer: tokenizer)
     }

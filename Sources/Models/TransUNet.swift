@@ -19,11 +19,16 @@ public final class StdConv2d: Layer {
     public let padding: Int
 
     public init(_ inChannels: Int, _ outChannels: Int, kernelSize: Int, stride: Int = 1, padding: Int = 0) {
-        let bound = 1 / Float(inChannels * kernelSize * kernelSize).squareRoot()
-        weight = Tensor.rand([outChannels, inChannels, kernelSize, kernelSize], lo: -bound, hi: bound,
-                             rng: &ParamInit.rng, requiresGrad: true)
+        weight = Tensor(zeros: [outChannels, inChannels, kernelSize, kernelSize], requiresGrad: true)
         self.stride = stride
         self.padding = padding
+        super.init()
+        resetFromDefaultStream()
+    }
+
+    public override func resetParameters(_ rng: inout RNG) {
+        let bound = 1 / Float(Init.fans(weight.shape).fanIn).squareRoot()
+        Init.uniform(weight, lo: -bound, hi: bound, rng: &rng)
     }
 
     public override func forward(_ x: Tensor) -> Tensor {
@@ -160,11 +165,9 @@ public final class TransUNet: Module, SegmentationModel {
         embedding_dropout = Dropout(config.dropout)
         layers = (0..<config.layers).map { _ in
             let block = ViTBlock(dim: config.hidden, heads: config.heads, mlpRatio: Float(config.mlpDim) / Float(config.hidden),
-                                 dropout: config.dropout, attentionDropout: config.attentionDropout)
+                                 dropout: config.dropout, attentionDropout: config.attentionDropout, mlpInit: .xavierTinyBias)
             // The reference drops the attention output with the attention rate (0), not the MLP rate.
             block.attn.proj_drop = Dropout(config.attentionDropout)
-            initTransformerMLP(block.mlp.fc1)
-            initTransformerMLP(block.mlp.fc2)
             return block
         }
         encoder_norm = LayerNorm(config.hidden, eps: 1e-6)

@@ -95,12 +95,7 @@ public final class CCTLayer: Module {
         attn_norm = LayerNorm(channels.reduce(0, +), eps: 1e-6)
         channel_attn = ChannelCrossAttention(channels: channels, heads: heads, dropout: attentionDropout)
         ffn_norms = channels.map { LayerNorm($0, eps: 1e-6) }
-        ffns = channels.map { c in
-            let mlp = MLP(dim: c, hidden: c * expandRatio, activation: .gelu)
-            initTransformerMLP(mlp.fc1)
-            initTransformerMLP(mlp.fc2)
-            return mlp
-        }
+        ffns = channels.map { MLP(dim: $0, hidden: $0 * expandRatio, activation: .gelu, weightInit: .xavierTinyBias) }
     }
 
     public func callAsFunction(_ tokens: [Tensor]) -> (tokens: [Tensor], maps: [Tensor]) {

@@ -117,9 +117,14 @@ public final class PatchEmbedding3d: Module {
 
     public init(_ c: UNETRConfig) {
         patch_embeddings = Conv3d(c.inChannels, c.hiddenSize, kernelSize: c.patchSize, stride: c.patchSize)
-        position_embeddings = Init.truncatedNormal(Tensor(zeros: [1, c.grid * c.grid * c.grid, c.hiddenSize], requiresGrad: true),
-                                                   std: 0.02)
+        position_embeddings = Tensor(zeros: [1, c.grid * c.grid * c.grid, c.hiddenSize], requiresGrad: true)
         dropout = Dropout(c.dropout)
+        super.init()
+        resetFromDefaultStream()
+    }
+
+    public override func resetParameters(_ rng: inout RNG) {
+        Init.truncatedNormal(position_embeddings, std: 0.02, rng: &rng)
     }
 
     public func callAsFunction(_ x: Tensor) -> Tensor {
@@ -145,8 +150,13 @@ public final class UNETRViT: Module {
         }
         norm = LayerNorm(c.hiddenSize, eps: 1e-5)
         super.init()
+        resetFromDefaultStream()
+    }
+
+    /// MONAI's ViT: truncated-normal Linear weights, zero biases.
+    public override func resetParameters(_ rng: inout RNG) {
         for (_, m) in namedModules() {
-            if let l = m as? Linear { Init.truncatedNormal(l.weight, std: 0.02); l.bias?.fill(0) }
+            if let l = m as? Linear { Init.truncatedNormal(l.weight, std: 0.02, rng: &rng); l.bias?.fill(0) }
         }
     }
 

@@ -128,7 +128,7 @@ public enum VLPProtocol {
             var step = epoch * stepsPerEpoch
             for indices in epochBatches(pairs: pairs, batchSize: settings.batchSize, seed: seed, epoch: epoch) {
                 let batch = makeBatch(indices)
-                DropoutRNG.position(seed: seed, phase: "pre-train", epoch: epoch, step: step)
+                model.placeRandomness(seed: seed, phase: "pre-train", epoch: epoch, step: step)
                 let terms = model.pretrainTerms(images: batch.images, text: batch.text)
                 let loss = terms.sorted { $0.key < $1.key }.map(\.value).reduce(Tensor(scalar: 0), +)
                 let value = loss.item

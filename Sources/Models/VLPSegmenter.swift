@@ -127,11 +127,17 @@ public final class BottleneckTextFusion: Module {
     public let grid: (height: Int, width: Int)
 
     public init(channels: Int, heads: Int, grid: (height: Int, width: Int)) {
-        pos_embed = Init.truncatedNormal(Tensor(zeros: [1, grid.height * grid.width, channels], requiresGrad: true), std: 0.02)
+        pos_embed = Tensor(zeros: [1, grid.height * grid.width, channels], requiresGrad: true)
         norm_image = LayerNorm(channels)
         norm_text = LayerNorm(channels)
         cross_attn = MultiHeadAttention(dim: channels, heads: heads)
         self.grid = grid
+        super.init()
+        resetFromDefaultStream()
+    }
+
+    public override func resetParameters(_ rng: inout RNG) {
+        Init.truncatedNormal(pos_embed, std: 0.02, rng: &rng)
     }
 
     /// - Parameters:

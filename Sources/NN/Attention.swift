@@ -74,16 +74,20 @@ public final class MultiHeadAttention: Module {
         out_proj = Linear(dim, dim, bias: bias)
         attn_drop = Dropout(dropout)
         super.init()
-        // PyTorch's nn.MultiheadAttention, so that training from scratch starts where the papers' code started:
-        // Xavier-uniform input projections with zero biases. With equal widths PyTorch initialises q, k and v as one
-        // fused [3·dim, dim] matrix, whose Xavier bound √(6 / 4·dim) is narrower than a single projection's.
-        let fused = (keyDim ?? dim) == dim && (valueDim ?? keyDim ?? dim) == dim
+        resetFromDefaultStream()
+    }
+
+    /// PyTorch's nn.MultiheadAttention, so that training from scratch starts where the papers' code started:
+    /// Xavier-uniform input projections with zero biases. With equal widths PyTorch initialises q, k and v as one
+    /// fused [3·dim, dim] matrix, whose Xavier bound √(6 / 4·dim) is narrower than a single projection's.
+    public override func resetParameters(_ rng: inout RNG) {
+        let fused = k_proj.weight.shape[1] == dim && v_proj.weight.shape[1] == dim
         for p in [q_proj, k_proj, v_proj] {
             if fused {
                 let bound = (6 / Float(4 * dim)).squareRoot()
-                Init.uniform(p.weight, lo: -bound, hi: bound)
+                Init.uniform(p.weight, lo: -bound, hi: bound, rng: &rng)
             } else {
-                Init.xavierUniform(p.weight)
+                Init.xavierUniform(p.weight, rng: &rng)
             }
             p.bias?.fill(0)
         }

@@ -224,16 +224,16 @@ public final class BertModel: Module {
         encoder = BertEncoder(config, activation: act)
         self.pooler = pooler ? BertPooler(config) : nil
         super.init()
-        initialiseWeights()
+        resetFromDefaultStream()
     }
 
     /// transformers' `_init_weights`: N(0, initializer_range) for Linear and Embedding weights, zero biases, a zero
     /// padding row (LayerNorm already starts at 1 and 0).
-    private func initialiseWeights() {
+    public override func resetParameters(_ rng: inout RNG) {
         let std = config.initializerRange
         for (_, m) in namedModules() {
-            if let l = m as? Linear { Init.normal(l.weight, std: std); l.bias?.fill(0) }
-            if let e = m as? Embedding { Init.normal(e.weight, std: std) }
+            if let l = m as? Linear { Init.normal(l.weight, std: std, rng: &rng); l.bias?.fill(0) }
+            if let e = m as? Embedding { Init.normal(e.weight, std: std, rng: &rng) }
         }
         let w = embeddings.word_embeddings.weight, h = config.hiddenSize
         if config.padTokenId >= 0 && config.padTokenId < config.vocabSize {

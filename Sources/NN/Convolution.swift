@@ -15,13 +15,20 @@ open class ConvolutionLayer: Layer {
         let k = weightShape.count - 2
         precondition(stride.count == k && padding.count == k && dilation.count == k,
                      "convolution: stride \(stride), padding \(padding), dilation \(dilation) need \(k) entries each")
-        let bound = 1 / Float(Init.fans(weightShape).fanIn).squareRoot()
-        weight = Tensor.rand(weightShape, lo: -bound, hi: bound, rng: &ParamInit.rng, requiresGrad: true)
-        self.bias = bias ? Tensor.rand([biasCount], lo: -bound, hi: bound, rng: &ParamInit.rng, requiresGrad: true) : nil
+        weight = Tensor(zeros: weightShape, requiresGrad: true)
+        self.bias = bias ? Tensor(zeros: [biasCount], requiresGrad: true) : nil
         self.stride = stride
         self.padding = padding
         self.dilation = dilation
         self.groups = groups
+        super.init()
+        resetFromDefaultStream()
+    }
+
+    open override func resetParameters(_ rng: inout RNG) {
+        let bound = 1 / Float(Init.fans(weight.shape).fanIn).squareRoot()
+        Init.uniform(weight, lo: -bound, hi: bound, rng: &rng)
+        if let b = bias { Init.uniform(b, lo: -bound, hi: bound, rng: &rng) }
     }
 
     static func convolutionWeight(_ inChannels: Int, _ outChannels: Int, _ kernel: [Int], _ groups: Int) -> [Int] {

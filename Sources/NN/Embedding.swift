@@ -16,8 +16,19 @@ public final class Embedding: Module {
         precondition(pad.map { (0..<numEmbeddings).contains($0) } ?? true,
                      "Embedding: padding index \(paddingIdx!) outside the \(numEmbeddings) rows")
         self.paddingIdx = pad
-        weight = Tensor.randn([numEmbeddings, embeddingDim], rng: &ParamInit.rng, requiresGrad: true)
-        if let p = pad { (weight.ptr + p * embeddingDim).update(repeating: 0, count: embeddingDim) }
+        weight = Tensor(zeros: [numEmbeddings, embeddingDim], requiresGrad: true)
+        super.init()
+        resetFromDefaultStream()
+    }
+
+    public override func resetParameters(_ rng: inout RNG) {
+        Init.normal(weight, rng: &rng)
+        zeroPaddingRow()
+    }
+
+    /// PyTorch starts the padding row at zero, whatever fills the rest.
+    public func zeroPaddingRow() {
+        if let p = paddingIdx { (weight.ptr + p * embeddingDim).update(repeating: 0, count: embeddingDim) }
     }
 
     /// Rows for `ids`, shaped `shape + [embeddingDim]` (shape defaults to [ids.count]).

@@ -23,7 +23,7 @@ public enum Nonlinearity: Sendable {
 }
 
 /// In-place initialisers with torch.nn.init's semantics (bounds, standard deviations, fan computation). Each
-/// draws from `rng`, by default the shared `ParamInit.rng`, and returns the tensor for chaining.
+/// draws from `rng` and returns the tensor for chaining.
 public enum Init {
     /// PyTorch's fans: fan_in = shape[1]·receptive field, fan_out = shape[0]·receptive field
     /// (Linear [out, in], Conv [out, in/groups, k...]).
@@ -94,7 +94,7 @@ public enum Init {
         func cdf(_ x: Double) -> Double { (1 + Foundation.erf(x / 2.0.squareRoot())) / 2 }
         let lo = 2 * cdf(Double((a - mean) / std)) - 1, hi = 2 * cdf(Double((b - mean) / std)) - 1
         return fill(t) {
-            let u = lo + (hi - lo) * Double(rng.uniform())
+            let u = lo + (hi - lo) * Double(rng.uniform() as Float)
             let x = Double(mean) + Double(std) * 2.0.squareRoot() * inverseErf(u)
             return Swift.min(Swift.max(Float(x), a), b)
         }
@@ -125,29 +125,5 @@ public enum Init {
         var x = p * y
         for _ in 0..<2 { x -= (Foundation.erf(x) - y) / (2 / Double.pi.squareRoot() * Foundation.exp(-x * x)) }
         return x
-    }
-}
-
-// Overloads on the shared initialisation stream, for the common case.
-extension Init {
-    @discardableResult
-    public static func uniform(_ t: Tensor, lo: Float = 0, hi: Float = 1) -> Tensor { uniform(t, lo: lo, hi: hi, rng: &ParamInit.rng) }
-    @discardableResult
-    public static func normal(_ t: Tensor, mean: Float = 0, std: Float = 1) -> Tensor { normal(t, mean: mean, std: std, rng: &ParamInit.rng) }
-    @discardableResult
-    public static func kaimingUniform(_ t: Tensor, mode: FanMode = .fanIn, nonlinearity: Nonlinearity = .leakyReLU(0)) -> Tensor {
-        kaimingUniform(t, mode: mode, nonlinearity: nonlinearity, rng: &ParamInit.rng)
-    }
-    @discardableResult
-    public static func kaimingNormal(_ t: Tensor, mode: FanMode = .fanIn, nonlinearity: Nonlinearity = .leakyReLU(0)) -> Tensor {
-        kaimingNormal(t, mode: mode, nonlinearity: nonlinearity, rng: &ParamInit.rng)
-    }
-    @discardableResult
-    public static func xavierUniform(_ t: Tensor, gain: Float = 1) -> Tensor { xavierUniform(t, gain: gain, rng: &ParamInit.rng) }
-    @discardableResult
-    public static func xavierNormal(_ t: Tensor, gain: Float = 1) -> Tensor { xavierNormal(t, gain: gain, rng: &ParamInit.rng) }
-    @discardableResult
-    public static func truncatedNormal(_ t: Tensor, mean: Float = 0, std: Float = 1, a: Float = -2, b: Float = 2) -> Tensor {
-        truncatedNormal(t, mean: mean, std: std, a: a, b: b, rng: &ParamInit.rng)
     }
 }

@@ -7,9 +7,16 @@ public final class Linear: Layer {
     public var bias: Tensor?
 
     public init(_ inFeatures: Int, _ outFeatures: Int, bias: Bool = true) {
-        let bound = 1 / Float(inFeatures).squareRoot()
-        weight = Tensor.rand([outFeatures, inFeatures], lo: -bound, hi: bound, rng: &ParamInit.rng, requiresGrad: true)
-        self.bias = bias ? Tensor.rand([outFeatures], lo: -bound, hi: bound, rng: &ParamInit.rng, requiresGrad: true) : nil
+        weight = Tensor(zeros: [outFeatures, inFeatures], requiresGrad: true)
+        self.bias = bias ? Tensor(zeros: [outFeatures], requiresGrad: true) : nil
+        super.init()
+        resetFromDefaultStream()
+    }
+
+    public override func resetParameters(_ rng: inout RNG) {
+        let bound = 1 / Float(weight.shape[1]).squareRoot()
+        Init.uniform(weight, lo: -bound, hi: bound, rng: &rng)
+        if let b = bias { Init.uniform(b, lo: -bound, hi: bound, rng: &rng) }
     }
 
     public override func forward(_ x: Tensor) -> Tensor {

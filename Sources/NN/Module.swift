@@ -6,11 +6,10 @@ public final class Buffer {
     public init(_ value: Tensor) { self.value = value }
 }
 
-/// Seeded source for parameter initialisation. Seeding it before building a model makes initial weights
-/// reproducible, as `torch.manual_seed` does.
-public enum ParamInit {
-    nonisolated(unsafe) public static var rng = RNG(seed: 0)
-    public static func seed(_ s: UInt64) { rng = RNG(seed: s) }
+/// A layer that draws random masks in training (dropout, drop-path). Its stream is a value it owns, placed by the
+/// training loop through `Module.placeRandomness`, never a global.
+public protocol RandomLayer: AnyObject {
+    var randomness: RNG { get set }
 }
 
 /// Base class of every layer and model.
@@ -24,6 +23,50 @@ open class Module {
     public private(set) var training = true
 
     public init() {}
+
+    // MARK: Seeds as arguments
+
+    /// torch's `reset_parameters`: gives this module's own parameters their initial values, drawn from `rng`. A
+    /// container whose reference re-initialises its descendants (timm's ViT, BERT's `_init_weights`) overrides it
+    /// too; `initialize(seed:)` runs it after every descendant's.
+    open func resetParameters(_ rng: inout RNG) {}
+
+    /// Initial values for every parameter from `seed`, the one way a model's weights are seeded. Each module draws
+    /// from its own stream, `seed` forked by its dotted path, descendants before ancestors, so a weight depends on
+    /// (seed, its path) alone: not on the order layers were built in, nor on what else was built before.
+    /// Frozen parameters keep their values: they hold pre-trained weights (a frozen text encoder).
+    public func initialize(seed: UInt64) {
+        let frozen = namedParameters().filter { !$0.1.requiresGrad }.map { ($0.1, $0.1.detached()) }
+        let root = RNG(seed: seed).fork("init")
+        for (path, m) in namedModules().reversed() {
+            var rng = root.fork(path)
+            m.resetParameters(&rng)
+        }
+        for (p, saved) in frozen { p.copy(from: saved) }
+    }
+
+    /// For constructors: a layer built on its own (a test, a benchmark) starts from its reference initialisation,
+    /// drawn from a fixed stream named by its type; a model is then seeded by `initialize(seed:)`.
+    public func resetFromDefaultStream() {
+        var rng = RNG(seed: RNG.hash(String(describing: type(of: self))))
+        resetParameters(&rng)
+    }
+
+    /// Places the stream of every dropout and drop-path layer inside: `rng` forked by the layer's path. Training
+    /// loops call it at each step with a stream that is a function of (seed, phase, epoch, step), so a resumed run
+    /// draws exactly the masks of the uninterrupted one, with no generator state to checkpoint.
+    public func placeRandomness(_ rng: RNG) {
+        for (path, layer) in randomLayers { layer.randomness = rng.fork(path) }
+    }
+
+    /// The training loops' convention: a step's masks are a function of (seed, phase, epoch, step) alone.
+    public func placeRandomness(seed: UInt64, phase: String, epoch: Int, step: Int) {
+        placeRandomness(RNG(seed: seed).fork("dropout." + phase).fork(UInt64(epoch)).fork(UInt64(step)))
+    }
+
+    private lazy var randomLayers: [(String, RandomLayer)] = namedModules().compactMap { path, m in
+        (m as? RandomLayer).map { (path, $0) }
+    }
 
     private static func key(_ label: String?) -> String? {
         guard var l = label else { return nil }

@@ -114,9 +114,13 @@ public final class ResNet: Module {
         layer4 = stage(512, config.layers[3], 2)
         fc = config.numClasses > 0 ? Linear(512 * config.expansion, config.numClasses) : nil
         super.init()
-        // torchvision: Kaiming-normal convolutions (fan out, ReLU gain); BatchNorm starts at weight 1, bias 0.
+        resetFromDefaultStream()
+    }
+
+    /// torchvision: Kaiming-normal convolutions (fan out, ReLU gain); BatchNorm starts at weight 1, bias 0.
+    public override func resetParameters(_ rng: inout RNG) {
         for (_, m) in namedModules() {
-            if let c = m as? Conv2d { Init.kaimingNormal(c.weight, mode: .fanOut, nonlinearity: .relu) }
+            if let c = m as? Conv2d { Init.kaimingNormal(c.weight, mode: .fanOut, nonlinearity: .relu, rng: &rng) }
         }
     }
 

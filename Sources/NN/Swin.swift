@@ -77,11 +77,16 @@ public final class WindowAttention: Module {
         self.window = window
         qkv = Linear(dim, 3 * dim, bias: qkvBias)
         proj = Linear(dim, dim)
-        relative_position_bias_table = Init.truncatedNormal(Tensor(zeros: [(2 * window - 1) * (2 * window - 1), heads], requiresGrad: true),
-                                                            std: 0.02)
+        relative_position_bias_table = Tensor(zeros: [(2 * window - 1) * (2 * window - 1), heads], requiresGrad: true)
         relative_position_index = Buffer(relativePositionIndex(window: window))
         attn_drop = Dropout(attentionDropout)
         proj_drop = Dropout(dropout)
+        super.init()
+        resetFromDefaultStream()
+    }
+
+    public override func resetParameters(_ rng: inout RNG) {
+        Init.truncatedNormal(relative_position_bias_table, std: 0.02, rng: &rng)
     }
 
     /// Bias [heads, N, N] gathered from the table, differentiable with respect to the table.
@@ -298,10 +303,14 @@ public final class SwinEncoder: Module {
         norm = LayerNorm(width)
         head = config.numClasses > 0 ? Linear(width, config.numClasses) : nil
         super.init()
-        // The reference's trunc_normal_(std=0.02) cuts at ±2, a hundred standard deviations out, so a plain normal
-        // draw is the same distribution at a fraction of the cost.
+        resetFromDefaultStream()
+    }
+
+    /// The reference's trunc_normal_(std=0.02) cuts at ±2, a hundred standard deviations out, so a plain normal
+    /// draw is the same distribution at a fraction of the cost.
+    public override func resetParameters(_ rng: inout RNG) {
         for (_, m) in namedModules() {
-            if let l = m as? Linear { Init.normal(l.weight, std: 0.02); l.bias?.fill(0) }
+            if let l = m as? Linear { Init.normal(l.weight, std: 0.02, rng: &rng); l.bias?.fill(0) }
         }
     }
 

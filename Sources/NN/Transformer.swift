@@ -28,20 +28,39 @@ public final class MLP: Layer {
     public var drop: Dropout
     public let activation: MLPActivation
 
-    public init(dim: Int, hidden: Int, outDim: Int? = nil, activation: MLPActivation = .gelu, dropout: Float = 0) {
+    /// How fc1 and fc2 start: PyTorch's Linear default, or Xavier-uniform weights with N(0, 1e-6) biases, the
+    /// initialisation TransUNet and UCTransNet give their transformer MLPs.
+    public enum WeightInit { case linearDefault, xavierTinyBias }
+    public let weightInit: WeightInit
+
+    public init(dim: Int, hidden: Int, outDim: Int? = nil, activation: MLPActivation = .gelu, dropout: Float = 0,
+                weightInit: WeightInit = .linearDefault) {
         fc1 = Linear(dim, hidden)
         fc2 = Linear(hidden, outDim ?? dim)
         drop = Dropout(dropout)
         self.activation = activation
+        self.weightInit = weightInit
+        super.init()
+        resetFromDefaultStream()
+    }
+
+    public override func resetParameters(_ rng: inout RNG) {
+        guard weightInit == .xavierTinyBias else { return }
+        for fc in [fc1, fc2] {
+            Init.xavierUniform(fc.weight, rng: &rng)
+            if let b = fc.bias { Init.normal(b, std: 1e-6, rng: &rng) }
+        }
     }
 
     public override func forward(_ x: Tensor) -> Tensor { drop(fc2(drop(activation(fc1(x))))) }
 }
 
 /// Stochastic depth: in training, zeroes a whole residual branch per sample with probability `p` and scales the
-/// survivors by 1/(1−p); the identity in evaluation. Masks come from the dropout stream.
-public final class DropPath: Layer {
+/// survivors by 1/(1−p); the identity in evaluation. Masks come from the layer's own stream, placed by the training
+/// loop at each step.
+public final class DropPath: Layer, RandomLayer {
     public let p: Float
+    public var randomness = RNG(seed: 0)
     public init(_ p: Float = 0) { self.p = p }
 
     public override func forward(_ x: Tensor) -> Tensor {
@@ -49,7 +68,7 @@ public final class DropPath: Layer {
         let keep = 1 - p
         let maskShape = [x.shape[0]] + [Int](repeating: 1, count: x.rank - 1)
         let mask = Tensor.empty(maskShape)
-        for i in 0..<mask.count { mask.ptr[i] = DropoutRNG.rng.bernoulli(keep) ? 1 / keep : 0 }
+        for i in 0..<mask.count { mask.ptr[i] = randomness.bernoulli(keep) ? 1 / keep : 0 }
         return x * mask
     }
 }

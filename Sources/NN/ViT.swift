@@ -13,13 +13,14 @@ public final class ViTBlock: Module {
     public var mlp: MLP
 
     public init(dim: Int, heads: Int, mlpRatio: Float = 4, qkvBias: Bool = true, dropout: Float = 0,
-                attentionDropout: Float = 0, dropPath: Float = 0, eps: Float = 1e-6) {
+                attentionDropout: Float = 0, dropPath: Float = 0, eps: Float = 1e-6,
+                mlpInit: MLP.WeightInit = .linearDefault) {
         norm1 = LayerNorm(dim, eps: eps)
         attn = FusedSelfAttention(dim: dim, heads: heads, qkvBias: qkvBias, attentionDropout: attentionDropout,
                                   projectionDropout: dropout)
         drop_path = DropPath(dropPath)
         norm2 = LayerNorm(dim, eps: eps)
-        mlp = MLP(dim: dim, hidden: Int(Float(dim) * mlpRatio), activation: .gelu, dropout: dropout)
+        mlp = MLP(dim: dim, hidden: Int(Float(dim) * mlpRatio), activation: .gelu, dropout: dropout, weightInit: mlpInit)
     }
 
     public func callAsFunction(_ x: Tensor, keyPaddingMask: Tensor? = nil) -> Tensor {
@@ -89,7 +90,7 @@ public final class VisionTransformer: Module {
         self.config = config
         patch_embed = ViTPatchEmbed(patch: config.patchSize, inChannels: config.inChannels, dim: config.dim)
         cls_token = Tensor(zeros: [1, 1, config.dim], requiresGrad: true)
-        pos_embed = Init.truncatedNormal(Tensor(zeros: [1, 1 + config.numPatches, config.dim], requiresGrad: true), std: 0.02)
+        pos_embed = Tensor(zeros: [1, 1 + config.numPatches, config.dim], requiresGrad: true)
         pos_drop = Dropout(config.dropout)
         let d = config.depth
         blocks = (0..<d).map { i in
@@ -100,11 +101,16 @@ public final class VisionTransformer: Module {
         norm = LayerNorm(config.dim, eps: config.eps)
         head = config.numClasses > 0 ? Linear(config.dim, config.numClasses) : nil
         super.init()
-        // timm's initialisation: tiny [CLS], N(0, 0.02²) Linear weights (its truncation at ±2 lies a hundred
-        // standard deviations out, so a plain normal draw is the same distribution), zero biases.
-        Init.normal(cls_token, std: 1e-6)
+        resetFromDefaultStream()
+    }
+
+    /// timm's initialisation: truncated-normal positions, tiny [CLS], N(0, 0.02²) Linear weights (its truncation at ±2 lies a hundred standard
+    /// deviations out, so a plain normal draw is the same distribution), zero biases.
+    public override func resetParameters(_ rng: inout RNG) {
+        Init.truncatedNormal(pos_embed, std: 0.02, rng: &rng)
+        Init.normal(cls_token, std: 1e-6, rng: &rng)
         for (_, m) in namedModules() {
-            if let l = m as? Linear { Init.normal(l.weight, std: 0.02); l.bias?.fill(0) }
+            if let l = m as? Linear { Init.normal(l.weight, std: 0.02, rng: &rng); l.bias?.fill(0) }
         }
     }
 

@@ -66,7 +66,7 @@ enum TrainingBatches {
             return indices.map { cases[$0] }
         case .patches(let augmentation):
             return indices.flatMap { i -> [LabeledImage] in
-                var rng = ProxyRNG(seed, UInt64(epoch), UInt64(i), 0x7061_7463)   // "patc"
+                var rng = RNG(seed, UInt64(epoch), UInt64(i), 0x7061_7463)   // "patc"
                 let c = cases[i]
                 let (image, label) = c.volumes
                 return augmentation.patches(image: image, label: label, rng: &rng).enumerated().map { k, p in

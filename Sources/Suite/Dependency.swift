@@ -61,8 +61,8 @@ extension SegmentationRunner {
 
     private func trainWeights(_ plan: WeightsPlan, checkpoint ckpt: URL, label: String) throws -> [String: Tensor] {
         let id = plan.config.id
-        ParamInit.seed(UInt64(plan.seed))
         let model = plan.makeModel()
+        model.initialize(seed: UInt64(plan.seed))
         let optimizer = plan.makeOptimizer(model)
         var state = TrainState()
         if FileManager.default.fileExists(atPath: ckpt.path) {

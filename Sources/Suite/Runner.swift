@@ -101,11 +101,9 @@ public final class SegmentationRunner {
             throw RunError("\(label): the recipe's loss '\(r.loss)' does not fit the \(task.name) task; it accepts \(task.losses.joined(separator: ", "))")
         }
         try TrainingBatches.check(data.train, task: task, dataset: data.name)
-        // The pre-training first (stored, or trained now): it seeds the initialiser itself, and the fine-tuning
-        // model below must see the initialiser exactly as a run without a dependency does.
         let pretrained = try plan.dependency.map { try weights(of: $0.plan, label: label + " · pre-training") }
-        ParamInit.seed(UInt64(plan.seed))
         let model = plan.makeModel()
+        model.initialize(seed: UInt64(plan.seed))
         model.train()
         if let dependency = plan.dependency, let w = pretrained { try dependency.apply(model, w) }
         let ckpt = store.checkpointURL(runId: id)
@@ -135,7 +133,7 @@ public final class SegmentationRunner {
                 let idx = order[(s * r.batchSize)..<min((s + 1) * r.batchSize, order.count)]
                 let cases = TrainingBatches.draw(Array(idx), from: data.train, task: task, seed: UInt64(plan.seed), epoch: state.epoch)
                 let batch = Batching.make(ArraySlice(cases), output: task.output)
-                DropoutRNG.position(seed: UInt64(plan.seed), phase: "fine-tune", epoch: state.epoch, step: s)
+                model.placeRandomness(seed: UInt64(plan.seed), phase: "fine-tune", epoch: state.epoch, step: s)
                 let out = model.forward(image: batch.images, text: plan.encodeText?(batch.texts))
                 var loss = try segmentationLoss(r.loss, out, batch, task: task)
                 for (_, aux) in out.auxLosses.sorted(by: { $0.key < $1.key }) where r.auxWeight != 0 { loss = loss + aux * r.auxWeight }

@@ -25,9 +25,20 @@ public struct RunConfig: Codable, Hashable, Sendable {
     public var seed: Int
     public var dataSource: DataSource
     public var hyperparameters: [String: String]
+    /// The generation of the random streams behind a run: the proxies' images, the initial weights, the dropout
+    /// masks. A run stored under another generation saw other images and started from other weights, so it has its
+    /// own id and no table counts it (`TableSpec.accepts`).
+    ///
+    /// 1: a generator of the proxies' own (`ProxyRNG`), weights drawn in construction order from one global stream,
+    ///    dropout from another. 2 (2026-12-01): one generator for everything (`Common.RNG`), weights drawn per
+    ///    module from (seed, module path) by `Module.initialize(seed:)`, masks per layer from (seed, phase, epoch,
+    ///    step, layer path).
+    public var streams: Int
+    public static let currentStreams = 2
 
     public init(paper: String, table: String, method: String, dataset: String, variant: String = "",
-                scale: String, seed: Int, dataSource: DataSource, hyperparameters: [String: String] = [:]) {
+                scale: String, seed: Int, dataSource: DataSource, hyperparameters: [String: String] = [:],
+                streams: Int = RunConfig.currentStreams) {
         self.paper = paper
         self.table = table
         self.method = method
@@ -37,9 +48,26 @@ public struct RunConfig: Codable, Hashable, Sendable {
         self.seed = seed
         self.dataSource = dataSource
         self.hyperparameters = hyperparameters
+        self.streams = streams
     }
 
-    /// JSON with keys sorted by their UTF-8 bytes and a fixed escaping, written by hand because Foundation's
+    private enum CodingKeys: String, CodingKey {
+        case paper, table, method, dataset, variant, scale, seed, dataSource, hyperparameters, streams
+    }
+
+    /// Runs stored before the field existed are generation 1.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(paper: try c.decode(String.self, forKey: .paper), table: try c.decode(String.self, forKey: .table),
+                  method: try c.decode(String.self, forKey: .method), dataset: try c.decode(String.self, forKey: .dataset),
+                  variant: try c.decode(String.self, forKey: .variant), scale: try c.decode(String.self, forKey: .scale),
+                  seed: try c.decode(Int.self, forKey: .seed), dataSource: try c.decode(DataSource.self, forKey: .dataSource),
+                  hyperparameters: try c.decode([String: String].self, forKey: .hyperparameters),
+                  streams: try c.decodeIfPresent(Int.self, forKey: .streams) ?? 1)
+    }
+
+    /// JSON with keys sorted by their UTF-8 bytes and a fixed escaping (generation-1 runs leave `streams` out, so
+    /// their ids are the ones they were stored under), written by hand because Foundation's
     /// encoder does not promise identical bytes across platforms and versions, and the id must never drift.
     public var canonicalJSON: String {
         let hyper = CanonicalJSON.object(hyperparameters.map { ($0.key, CanonicalJSON.string($0.value)) })
@@ -53,7 +81,7 @@ public struct RunConfig: Codable, Hashable, Sendable {
             ("seed", String(seed)),
             ("dataSource", CanonicalJSON.string(dataSource.rawValue)),
             ("hyperparameters", hyper),
-        ])
+        ] + (streams == 1 ? [] : [("streams", String(streams))]))
     }
 
     /// Lower-case hex SHA-256 of `canonicalJSON`.

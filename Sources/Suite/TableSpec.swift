@@ -157,8 +157,8 @@ public struct TableSpec {
     }
 
     func accepts(_ config: RunConfig, gridIds: Set<String>?) -> Bool {
-        guard config.paper == paper, config.table == table, rowFor(config) != nil,
-              dataset(config.dataset) != nil else { return false }
+        guard config.paper == paper, config.table == table, config.streams == RunConfig.currentStreams,
+              rowFor(config) != nil, dataset(config.dataset) != nil else { return false }
         return gridIds.map { $0.contains(config.id) } ?? true
     }
 

@@ -91,7 +91,6 @@ struct Describe: ParsableCommand {
         print("model".padding(toLength: 14, withPad: " ", startingAt: 0) + "   paper (224²)      proxy (64²)   reference")
         for e in ModelRegistry.entries {
             let counts = [Scale.paper, .proxy].map { s -> Int in
-                ParamInit.seed(0)
                 return (try? ModelRegistry.make(name: e.name, scale: s, inChannels: 1, imageSize: s.imageSize))?.parameterCount ?? 0
             }
             print(e.displayName.padding(toLength: 14, withPad: " ", startingAt: 0) + " \(millions(counts[0]))   \(millions(counts[1]))   \(e.reference)")

@@ -119,9 +119,10 @@ final class GoldenConvolutionTests: XCTestCase {
 
     /// PyTorch's default init: U(±1/√fan_in) with fan_in from weight.shape[1].
     func testDefaultInitialisationBounds() {
-        ParamInit.seed(3)
         let conv = Conv2d(6, 8, kernelSize: 3, groups: 2)
         let up = ConvTranspose2d(8, 4, kernelSize: 2, stride: 2)
+        conv.initialize(seed: 3)
+        up.initialize(seed: 3)
         XCTAssertEqual(conv.weight.shape, [8, 3, 3, 3])
         XCTAssertEqual(up.weight.shape, [8, 4, 2, 2])
         let convBound = 1 / Float(27).squareRoot(), upBound = 1 / Float(16).squareRoot()
@@ -471,12 +472,12 @@ final class GoldenSafetensorsTests: XCTestCase {
     func testWriteThenReadRoundTrip() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("nn-safetensors-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: dir) }
-        ParamInit.seed(11)
         let model = Sequential([Conv2d(2, 3, kernelSize: 3), BatchNorm2d(3), ReLU(), Conv2d(3, 1, kernelSize: 1)])
+        model.initialize(seed: 11)
         let url = dir.appendingPathComponent("model.safetensors")
         try model.save(safetensors: url, metadata: ["epoch": "3"])
-        ParamInit.seed(12)
         let other = Sequential([Conv2d(2, 3, kernelSize: 3), BatchNorm2d(3), ReLU(), Conv2d(3, 1, kernelSize: 1)])
+        other.initialize(seed: 12)
         let result = try other.load(safetensors: url)
         XCTAssertEqual(result.missing, [])
         XCTAssertEqual(result.unexpected, [])

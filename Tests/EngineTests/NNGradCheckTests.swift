@@ -49,7 +49,7 @@ final class NNGradCheckTests: XCTestCase {
         var rng = RNG(seed: 21)
         var xs = [Float]()
         for _ in 0..<6 {
-            let a = (0..<half).map { _ in 0.3 + abs(rng.normal()) }
+            let a = (0..<half).map { _ in 0.3 + abs(rng.normal() as Float) }
             let row = a + a.map { -$0 }
             xs += (0..<(2 * half)).map { row[($0 * 11) % (2 * half)] }
         }

@@ -7,8 +7,8 @@ import NN
 /// initialiser statistics.
 final class NNUnitTests: XCTestCase {
     func testDropoutScalesKeptValuesAndIsIdentityInEvaluation() {
-        DropoutRNG.seed(5)
         let drop = Dropout(0.25)
+        drop.randomness = RNG(seed: 5)
         let x = Tensor(filled: 2, shape: [100, 100], requiresGrad: true)
         let y = drop(x)
         let values = y.array
@@ -21,36 +21,66 @@ final class NNUnitTests: XCTestCase {
         XCTAssertTrue(drop(x) === x)
     }
 
-    func testDropoutIsReproducibleAfterReseeding() {
+    func testDropoutIsReproducibleFromItsStream() {
         let x = Tensor(filled: 1, shape: [64])
-        DropoutRNG.seed(9)
-        let a = Dropout(0.5)(x).array
-        DropoutRNG.seed(9)
-        XCTAssertEqual(Dropout(0.5)(x).array, a)
-        XCTAssertNotEqual(Dropout(0.5)(x).array, a, "the stream moves on between calls")
+        let drop = Dropout(0.5)
+        drop.randomness = RNG(seed: 9)
+        let a = drop(x).array
+        XCTAssertNotEqual(drop(x).array, a, "the stream moves on between calls")
+        drop.randomness = RNG(seed: 9)
+        XCTAssertEqual(drop(x).array, a)
     }
 
-    /// The masks of a training step depend on (seed, phase, epoch, step) only, not on what was drawn before: this is
-    /// what lets a resumed run draw the uninterrupted run's masks without saving generator state.
+    /// The masks of a training step depend on (seed, phase, epoch, step) and the layer's path only, not on what was
+    /// drawn before: this is what lets a resumed run draw the uninterrupted run's masks without saving generator
+    /// state. Two layers of one model draw different masks.
     func testDropoutMasksAreAFunctionOfTheTrainingPosition() {
         let x = Tensor(filled: 1, shape: [4, 64])
-        let path = DropPath(0.5)
-        DropoutRNG.position(seed: 3, phase: "fine-tune", epoch: 2, step: 5)
-        let a = Dropout(0.5)(x).array, pa = path(x).array
-        for _ in 0..<7 { _ = Dropout(0.5)(x) }   // a different history before the same position
-        DropoutRNG.position(seed: 3, phase: "fine-tune", epoch: 2, step: 5)
-        XCTAssertEqual(Dropout(0.5)(x).array, a)
+        let model = Sequential([Dropout(0.5), DropPath(0.5), Dropout(0.5)])
+        let first = model.layers[0], path = model.layers[1], last = model.layers[2]
+        model.placeRandomness(seed: 3, phase: "fine-tune", epoch: 2, step: 5)
+        let a = first(x).array, pa = path(x).array
+        XCTAssertNotEqual(last(x).array, a, "each layer has its own stream")
+        for _ in 0..<7 { _ = first(x) }   // a different history before the same position
+        model.placeRandomness(seed: 3, phase: "fine-tune", epoch: 2, step: 5)
+        XCTAssertEqual(first(x).array, a)
         XCTAssertEqual(path(x).array, pa)
         for (seed, epoch, step) in [(4, 2, 5), (3, 3, 5), (3, 2, 6)] {
-            DropoutRNG.position(seed: UInt64(seed), phase: "fine-tune", epoch: epoch, step: step)
-            XCTAssertNotEqual(Dropout(0.5)(x).array, a, "seed \(seed) epoch \(epoch) step \(step)")
+            model.placeRandomness(seed: UInt64(seed), phase: "fine-tune", epoch: epoch, step: step)
+            XCTAssertNotEqual(first(x).array, a, "seed \(seed) epoch \(epoch) step \(step)")
         }
-        DropoutRNG.position(seed: 3, phase: "pre-train", epoch: 2, step: 5)
-        XCTAssertNotEqual(Dropout(0.5)(x).array, a, "pre-training and fine-tuning draw from separate streams")
+        model.placeRandomness(seed: 3, phase: "pre-train", epoch: 2, step: 5)
+        XCTAssertNotEqual(first(x).array, a, "pre-training and fine-tuning draw from separate streams")
+    }
+
+    /// `initialize(seed:)` is the one seed of a model's weights: the same seed gives the same weights, another seed
+    /// others; a weight depends on its module's path, not on what else the model holds; frozen parameters keep
+    /// their (pre-trained) values; every Linear still has PyTorch's bound.
+    func testInitializeDrawsEachModuleFromSeedAndPath() {
+        func model() -> Sequential { Sequential([Linear(8, 16), Lambda { $0.relu() }, Linear(16, 4)]) }
+        let a = model(), b = model(), c = model()
+        a.initialize(seed: 1); b.initialize(seed: 1); c.initialize(seed: 2)
+        XCTAssertEqual(a.stateDict().mapValues(\.array), b.stateDict().mapValues(\.array))
+        XCTAssertNotEqual(a.stateDict()["layers.0.weight"]!.array, c.stateDict()["layers.0.weight"]!.array)
+        let first = a.layers[0] as! Linear, second = a.layers[2] as! Linear
+        XCTAssertTrue(first.weight.array.allSatisfy { abs($0) <= 1 / Float(8).squareRoot() })
+        XCTAssertTrue(second.weight.array.allSatisfy { abs($0) <= 1 / Float(16).squareRoot() })
+        XCTAssertGreaterThan(Set(first.weight.array).count, 100, "drawn, not constant")
+
+        // The same path in a model with one more layer in front of it draws the same values.
+        let longer = Sequential([Linear(8, 16), Lambda { $0.relu() }, Linear(16, 4), Linear(4, 4)])
+        longer.initialize(seed: 1)
+        XCTAssertEqual(longer.stateDict()["layers.2.weight"]!.array, second.weight.array)
+
+        let frozen = model()
+        (frozen.layers[2] as! Linear).freeze()
+        let kept = (frozen.layers[2] as! Linear).weight.array
+        frozen.initialize(seed: 1)
+        XCTAssertEqual((frozen.layers[2] as! Linear).weight.array, kept, "frozen weights are pre-trained ones")
+        XCTAssertEqual((frozen.layers[0] as! Linear).weight.array, first.weight.array)
     }
 
     func testEmbeddingLookupAndGradientAccumulation() {
-        ParamInit.seed(1)
         let emb = Embedding(5, 3)
         XCTAssertEqual(emb.namedParameters().map { $0.0 }, ["weight"])
         let out = emb([4, 1, 4, 0], shape: [2, 2])
@@ -63,8 +93,8 @@ final class NNUnitTests: XCTestCase {
     /// torch.nn.Embedding(padding_idx=): the row starts at zero, lookups return its current value, and it gets no
     /// gradient; a negative index counts from the end.
     func testEmbeddingPaddingIndex() {
-        ParamInit.seed(1)
         let emb = Embedding(5, 3, paddingIdx: -4)
+        emb.initialize(seed: 1)
         XCTAssertEqual(emb.paddingIdx, 1)
         XCTAssertEqual(Array(emb.weight.array[3..<6]), [0, 0, 0])
         emb.weight.ptr[4] = 7   // as a loaded checkpoint might have it

@@ -58,7 +58,7 @@ final class VectorKernelTests: XCTestCase {
     func testResultsDoNotDependOnPosition() {
         var rng = RNG(seed: 5)
         for _ in 0..<200 {
-            let v = rng.uniform(-9, 9)
+            let v: Float = rng.uniform(-9, 9)
             for n in [1, 15, 16, 17, 63, 64, 67, 131] {
                 let x = [Float](repeating: v, count: n), g = [Float](repeating: 0.7, count: n)
                 var y = [Float](repeating: 0, count: n), c = y, d = y, e = y

@@ -10,17 +10,16 @@ final class MOSMOSNetworkTests: XCTestCase {
     /// our UNETR leaves out; everything else must match MONAI's count exactly.
     func testUNETRParameterCountMatchesMONAIUpToItsUnusedCrossAttentionNorms() {
         for (config, monai) in [(UNETRConfig.paper, 92_802_478), (UNETRConfig.benchmark(imageSize: 48), 6_968_926)] {
-            ParamInit.seed(0)
             let model = UNETR(config)
             XCTAssertEqual(model.parameterCount + config.layers * 2 * config.hiddenSize, monai, "\(config)")
         }
     }
 
     func testUNETRMapsAVolumeToPerVoxelLogitsAndTrainsEveryPart() {
-        ParamInit.seed(1)
         var c = UNETRConfig.benchmark(imageSize: 32)
         c.hiddenSize = 24; c.mlpDim = 48; c.heads = 2; c.featureSize = 4; c.outChannels = 3
         let model = UNETR(c)
+        model.initialize(seed: 1)
         var rng = RNG(seed: 2)
         let x = Tensor.randn([2, 1, 32, 32, 32], rng: &rng)
         let y = model(x)
@@ -33,7 +32,6 @@ final class MOSMOSNetworkTests: XCTestCase {
     }
 
     func testResNet50UNetMatchesTheReferenceCountAndShape() {
-        ParamInit.seed(0)
         let model = ResNetUNet()
         XCTAssertEqual(model.parameterCount, 32_516_718)
         var rng = RNG(seed: 3)

@@ -6,11 +6,6 @@ import NN
 
 /// TMC's parts (frozen text encoder, MCM, MA loss, PLAM, LViT, TMC) at tiny sizes with a random tiny BERT.
 final class TMCTests: XCTestCase {
-    override func setUp() {
-        ParamInit.seed(11)
-        DropoutRNG.seed(11)
-    }
-
     private let texts = ["Bilateral pulmonary infection, two infected areas, all left lung and all right lung.",
                          "Unilateral pulmonary infection, one infected area, middle left lung."]
 
@@ -285,9 +280,9 @@ final class TMCTests: XCTestCase {
         for mcm in [true, false] {
             let model = smokeTMC(mcm: mcm, align: false)
             // Training mode normalises with batch statistics, as in training; equal seeds give equal dropout masks.
-            DropoutRNG.seed(5)
+            model.placeRandomness(RNG(seed: 5))
             let la = withoutGrad { model(image, text: a).logits.array }
-            DropoutRNG.seed(5)
+            model.placeRandomness(RNG(seed: 5))
             let lb = withoutGrad { model(image, text: b).logits.array }
             let change = zip(la, lb).map { abs($0 - $1) }.max()!
             let spread = la.max()! - la.min()!

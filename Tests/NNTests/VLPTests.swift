@@ -29,8 +29,12 @@ private func vlpGradCheck(_ inputs: [Tensor], eps: Float = 1e-3, tolerance: Floa
         }
         let scale = numeric.map(abs).max() ?? 0
         let worst = zip(analytic, numeric).map { abs($0 - $1) }.max() ?? 0
+        // A central difference of two Float32 losses, each rounded to half an ulp, is only known to ulp(loss)/(2·eps):
+        // for a loss near 10 that is 5e-4, the size of a small input's whole gradient.
+        let rounding = y.item.magnitude.ulp / eps
         XCTAssertGreaterThan(scale, 1e-6, "input \(n): numerical gradient is zero", file: file, line: line)
-        XCTAssertLessThanOrEqual(worst, tolerance * scale, "input \(n): |autograd − finite difference| = \(worst), gradient scale \(scale)",
+        XCTAssertLessThanOrEqual(worst, tolerance * scale + rounding,
+                                 "input \(n): |autograd − finite difference| = \(worst), gradient scale \(scale), rounding \(rounding)",
                                  file: file, line: line)
     }
 }
@@ -61,10 +65,6 @@ private func sum(_ terms: [String: Tensor]) -> Tensor {
 }
 
 final class VLPTests: XCTestCase {
-    override func setUp() {
-        ParamInit.seed(1234)
-    }
-
     // MARK: CLIP
 
     func testCLIPTemperatureStartsAt0_07() {
@@ -161,6 +161,7 @@ final class VLPTests: XCTestCase {
     func testMAPObjectiveGradient() {
         // A margin above the entropy at initialisation keeps the hinge active, so its gradient is checked too.
         let map = MAPObjective(imageDim: 6, textDim: 6, embedDim: 8, temperature: 0.5, marginPerDimension: 3, marginWeight: 0.5)
+        map.initialize(seed: 1234)
         let f = features()
         XCTAssertGreaterThan(map.terms(f)["map_entropy_margin"]!.item, 0.1)
         vlpGradCheck([f.imageTokens, f.textTokens, map.logit_scale]) { sum(map.terms(f)) }
@@ -269,6 +270,7 @@ final class VLPTests: XCTestCase {
         // the full objective is checked without it (its gradient has its own check above).
         let mgca = MGCAObjective(imageDim: 6, textDim: 6, embedDim: 4, prototypes: 5, instanceTemperature: 0.5,
                                  localTemperature: 0.5, lambdas: (1, 1, 0))
+        mgca.initialize(seed: 1234)
         let f = features()
         XCTAssertEqual(Set(mgca.terms(f).keys), ["mgca_instance", "mgca_token"])
         vlpGradCheck([f.imageTokens, f.textTokens]) { sum(mgca.terms(f)) }
@@ -324,8 +326,8 @@ final class VLPTests: XCTestCase {
 
     func testPretrainingTrainsEncodersOnly() {
         for method in VLPMethod.allCases {
-            ParamInit.seed(5)
             let model = VLPSegmenter(method: method, scale: .smoke, inChannels: 3, imageSize: 32, textDim: 8)
+            model.initialize(seed: 5)
             model.pretrainEpochWillBegin(1)
             let loss = model.pretrainLoss(images: randomTensor([4, 3, 32, 32], seed: 9), text: handText(batch: 4, dim: 8))
             XCTAssertTrue(loss.item.isFinite && loss.item > 0, "\(method): \(loss.item)")
@@ -405,9 +407,11 @@ final class VLPTests: XCTestCase {
                                      text: TextInput(tokenIds: ids, features: feats.indexSelect(axis: 0, idx)))
         }
         for method in VLPMethod.allCases {
-            ParamInit.seed(8)
             let model = VLPSegmenter(method: method, scale: .smoke, inChannels: 1, imageSize: 32, textDim: 8)
-            let settings = VLPPretrainSettings(epochs: 6, batchSize: 4, learningRate: 3e-3, weightDecay: 0.05, warmupFraction: 0)
+            model.initialize(seed: 8)
+            // With warm-up, as the methods' recipes train: without it MGCA's loss jumped 2.5× in its second epoch for
+            // one initialisation in six (seeds 1-5 and 8 tried), and ended above its first.
+            let settings = VLPPretrainSettings(epochs: 6, batchSize: 4, learningRate: 3e-3, weightDecay: 0.05, warmupFraction: 0.3)
             var seen: [Int] = []
             let logs = try VLPProtocol.pretrain(model, pairs: pairs, settings: settings, seed: 1, makeBatch: batch) { seen.append($0.epoch) }
             XCTAssertEqual(seen, [1, 2, 3, 4, 5, 6])

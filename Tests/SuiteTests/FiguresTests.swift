@@ -222,10 +222,10 @@ final class FiguresTests: XCTestCase {
         let record = try XCTUnwrap(store.run(id: config.id))
         let context = ModelContext(scale: .smoke, inChannels: 1, imageSize: 32, textWidth: 384)
 
-        ParamInit.seed(11)
-        let best = TMCMethods.table1[0].make(context).stateDict()
-        ParamInit.seed(12)
-        let last = TMCMethods.table1[0].make(context).stateDict()
+        let bestModel = TMCMethods.table1[0].make(context), lastModel = TMCMethods.table1[0].make(context)
+        bestModel.initialize(seed: 11)
+        lastModel.initialize(seed: 12)
+        let best = bestModel.stateDict(), last = lastModel.stateDict()
         var tensors: [String: Tensor] = [:]
         for (k, v) in best { tensors["best." + k] = v }
         for (k, v) in last { tensors["model." + k] = v }

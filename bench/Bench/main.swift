@@ -191,7 +191,6 @@ func trainingStep(_ model: Module, optimizer: ([Tensor]) -> Optimizer = { Adam($
 
 func segmentationCase(_ name: String, inChannels: Int, width: Int, batch: Int, size: Int) -> Case {
     Case(name: name) {
-        ParamInit.seed(0)
         var rng = RNG(seed: 1)
         let model = BenchUNet(inChannels: inChannels, width: width)
         let x = Tensor.randn([batch, inChannels, size, size], std: 1, rng: &rng)
@@ -214,7 +213,6 @@ final class Stage3d: Module {
 /// One 3D layer (or stage), batch 2: forward, both gradients (the input's too) and an Adam step; loss mean(y²).
 func layerCase(_ name: String, _ shape: [Int], _ make: @escaping () -> (Module, (Tensor) -> Tensor)) -> Case {
     Case(name: name) {
-        ParamInit.seed(0)
         var rng = RNG(seed: 1)
         let (module, forward) = make()
         let x = Tensor.randn(shape, std: 1, rng: &rng, requiresGrad: true)
@@ -237,7 +235,6 @@ let layer3dCases: [Case] = [(1, 16, 48), (8, 8, 48), (16, 16, 48), (32, 32, 24),
 /// MOSMOS's networks: AdamW and cross-entropy over 14 classes on random labels.
 func multiclassCase(_ name: String, _ shape: [Int], _ make: @escaping () -> (Module, (Tensor) -> Tensor)) -> Case {
     Case(name: name) {
-        ParamInit.seed(0)
         var rng = RNG(seed: 1)
         let (model, forward) = make()
         let x = Tensor.randn(shape, std: 1, rng: &rng)
@@ -260,7 +257,6 @@ let cases: [Case] = [
     segmentationCase("unet16_b8_1x128", inChannels: 1, width: 16, batch: 8, size: 128),
     segmentationCase("unet64_b2_3x224", inChannels: 3, width: 64, batch: 2, size: 224),
     Case(name: "vit192_4blocks_b8_t256") {
-        ParamInit.seed(0)
         var rng = RNG(seed: 1)
         let model = BenchViT()
         let x = Tensor.randn([8, 256, 192], std: 1, rng: &rng)
