@@ -10,7 +10,7 @@ FORCE ?=
 TEXT_ENCODER ?=
 TIME_BUDGET ?=
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_PACKAGES := libopenblas-dev libdnnl-dev libnifti2-dev libpng-dev libsqlite3-dev gnuplot-nox unzip
+APT_PACKAGES := libopenblas-dev libdnnl-dev libnifti2-dev libpng-dev libsqlite3-dev gnuplot-nox fonts-dejavu-core unzip
 CONFIG ?= release
 # One set of flags for tables, tests and benchmarks, so that `make test` reuses the build instead of redoing it.
 # -enable-testing lets the tests' @testable imports compile in release mode.

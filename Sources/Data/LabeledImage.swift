@@ -54,6 +54,26 @@ public struct LabeledImage: Equatable, Sendable {
 
     public var voxels: Int { shape.reduce(1, *) }
 
+    /// Slice `index` of the first axis of a 3D case (row-major [D, H, W], axial for RAS volumes), or the image of a
+    /// 2D case (index 0): its first channel and its labels, for drawing.
+    public func slice(_ index: Int) -> (image: Image2D, labels: [Int32]) {
+        let (h, w) = (shape[shape.count - 2], shape[shape.count - 1]), plane = h * w
+        precondition(shape.count == 3 ? (0..<shape[0]).contains(index) : index == 0,
+                     "LabeledImage \(id): no slice \(index) in \(shape)")
+        let lo = index * plane
+        return (Image2D(width: w, height: h, channels: 1, pixels: Array(pixels[lo..<(lo + plane)])),
+                Array(labels[lo..<(lo + plane)]))
+    }
+
+    /// The slice with the most labelled (non-background) voxels, the first of equals: what a qualitative figure
+    /// shows of a volume. 0 for a 2D case.
+    public var mostLabeledSlice: Int {
+        guard shape.count == 3 else { return 0 }
+        let plane = shape[1] * shape[2]
+        let counts = (0..<shape[0]).map { z in labels[(z * plane)..<((z + 1) * plane)].reduce(0) { $0 + ($1 > 0 ? 1 : 0) } }
+        return counts.indices.max { counts[$0] < counts[$1] || (counts[$0] == counts[$1] && $0 > $1) } ?? 0
+    }
+
     /// The image and label as volumes (x fastest), for the volume transforms; 3D cases only.
     public var volumes: (image: Volume, label: Volume) {
         precondition(shape.count == 3, "LabeledImage \(id): volumes of a \(shape.count)D case")

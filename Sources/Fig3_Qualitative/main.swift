@@ -43,35 +43,20 @@ FigureMain.run(spec) { session in
 
     // One cell size for the whole grid: the largest enlarged image (the data sets share a size at each scale).
     let cell = groups.map { g in (g.rows.first?.sample.image.width ?? 0) * g.factor }.max() ?? 128
-    let font = cell >= 128 ? 2 : 1
-    let band = BitmapFont.height(scale: font) + 8
-    let columns = ["IMAGE", "GT"] + methods.map { $0.row.method }
-    let layout = MontageLayout(cell: cell, columns: columns.count, groups: groups.map(\.rows.count), header: band, groupLabel: band)
-    var canvas = Canvas(width: layout.width, height: layout.height)
-    for (c, name) in columns.enumerated() {
-        let x = layout.origin(group: 0, row: 0, column: c).x
-        canvas.text(name, x: x, y: 4, scale: Canvas.fittingScale(name, width: cell, scale: font))
-    }
     var number = 0
-    for (g, group) in groups.enumerated() {
-        canvas.text(group.dataset.display.uppercased(), x: layout.gap, y: layout.groupTop(g) + 4, scale: font)
-        for (r, row) in group.rows.enumerated() {
+    let montage = Montage(columns: ["Image", "GT"] + methods.map { $0.row.method }, groups: groups.map { group in
+        Montage.Group(label: group.dataset.display, rows: group.rows.map { row in
             number += 1
-            func at(_ c: Int) -> (x: Int, y: Int) { layout.origin(group: g, row: r, column: c) }
-            canvas.place(FigureRaster.imagePanel(row.sample, factor: group.factor), x: at(0).x, y: at(0).y)
-            canvas.label("\(number)", x: at(0).x, y: at(0).y, scale: font)
-            canvas.place(FigureRaster.truthPanel(row.sample, factor: group.factor), x: at(1).x, y: at(1).y)
-            for (j, m) in methods.enumerated() {
-                let o = at(2 + j)
-                guard let out = row.outputs[m.row.id] else {
-                    canvas.place(FigureRaster.missingPanel(side: cell), x: o.x, y: o.y)
-                    continue
+            let predictions: [Montage.Panel?] = methods.map { m in
+                row.outputs[m.row.id].map {
+                    Montage.Panel(FigureRaster.predictionPanel(row.sample, probabilities: $0.probabilities, factor: group.factor),
+                                  badge: String(format: "%.1f", $0.dice))
                 }
-                canvas.place(FigureRaster.predictionPanel(row.sample, probabilities: out.probabilities, factor: group.factor), x: o.x, y: o.y)
-                canvas.label(String(format: "%.1f", out.dice), x: o.x, y: o.y, scale: font)
             }
-        }
-    }
+            return [Montage.Panel(FigureRaster.imagePanel(row.sample, factor: group.factor), badge: "\(number)"),
+                    Montage.Panel(FigureRaster.truthPanel(row.sample, factor: group.factor))] + predictions
+        })
+    }, cell: cell)
 
     // The Markdown under the figure: what each column is, then the Dice of every drawn prediction.
     var body = ["Columns, left to right: **image**; **GT**, the ground truth in green; then one column per method ("
@@ -106,5 +91,5 @@ FigureMain.run(spec) { session in
         }
         body += ["| | **whole test split** (Table 1) | | " + runs.joined(separator: " | ") + " |", ""]
     }
-    return FigureDrawing(image: canvas.image, body: body)
+    return FigureDrawing(montage: montage, body: body)
 }

@@ -79,34 +79,24 @@ FigureMain.run(spec) { session in
     }
 
     let cell = groups.map { ($0.samples.first?.image.width ?? 0) * $0.factor }.max() ?? 128
-    let font = cell >= 128 ? 2 : 1
-    let band = BitmapFont.height(scale: font) + 8
-    let barHeight = 10
-    let layout = MontageLayout(cell: cell, columns: shown.count, groups: groups.map(\.samples.count), header: band,
-                               groupLabel: band, footer: barHeight + BitmapFont.height(scale: font) + 12)
-    var canvas = Canvas(width: layout.width, height: layout.height)
-    for (c, column) in shown.enumerated() {
-        canvas.text(column.label, x: layout.origin(group: 0, row: 0, column: c).x, y: 4,
-                    scale: Canvas.fittingScale(column.label, width: cell, scale: font))
-    }
     var concentration: [[[Double?]]] = []   // group → row → column
     var number = 0
+    var montageGroups: [Montage.Group] = []
     for (g, group) in groups.enumerated() {
-        canvas.text(group.dataset.display.uppercased(), x: layout.gap, y: layout.groupTop(g) + 4, scale: font)
         var rows: [[Double?]] = []
+        var panels: [[Montage.Panel?]] = []
         for (r, sample) in group.samples.enumerated() {
             number += 1
             var row: [Double?] = []
-            for (c, column) in shown.enumerated() {
-                let o = layout.origin(group: g, row: r, column: c)
+            var cells: [Montage.Panel?] = []
+            for column in shown {
                 guard column.method != nil else {
-                    canvas.place(FigureRaster.outlinedImagePanel(sample, factor: group.factor), x: o.x, y: o.y)
-                    canvas.label("\(number)", x: o.x, y: o.y, scale: font)
+                    cells.append(Montage.Panel(FigureRaster.outlinedImagePanel(sample, factor: group.factor), badge: "\(number)"))
                     row.append(nil)
                     continue
                 }
                 guard let map = heat(column, g, r) else {
-                    canvas.place(FigureRaster.missingPanel(side: cell), x: o.x, y: o.y)
+                    cells.append(nil)
                     row.append(nil)
                     continue
                 }
@@ -119,16 +109,16 @@ FigureMain.run(spec) { session in
                     ? HeatMap(values: FigureRaster.enlarged(Image2D(width: map.width, height: map.height, channels: 1, pixels: display.values), by: group.factor).pixels,
                               width: map.width * group.factor, height: map.height * group.factor)
                     : display.resized(width: map.width * group.factor, height: map.height * group.factor)
-                canvas.place(FigureRaster.heatPanel(sample, heat: panel, factor: group.factor, colormap: colormap), x: o.x, y: o.y)
+                cells.append(Montage.Panel(FigureRaster.heatPanel(sample, heat: panel, factor: group.factor, colormap: colormap)))
             }
             rows.append(row)
+            panels.append(cells)
         }
         concentration.append(rows)
+        montageGroups.append(Montage.Group(label: group.dataset.display, rows: panels))
     }
-    let barTop = layout.footerTop + 4
-    canvas.colorBar(colormap, x: layout.gap, y: barTop, width: 2 * cell, height: barHeight)
-    canvas.text("0", x: layout.gap, y: barTop + barHeight + 3, scale: font)
-    canvas.text("1", x: layout.gap + 2 * cell - BitmapFont.width("1", scale: font), y: barTop + barHeight + 3, scale: font)
+    let montage = Montage(columns: shown.map(\.label), groups: montageGroups, cell: cell,
+                          footer: Montage.Footer(colorBar: (colormap, "0", "1")))
 
     // The Markdown under the figure.
     var body = ["| Column | Label in the image | What it shows |", "| --: | :-- | :-- |"]
@@ -165,5 +155,5 @@ FigureMain.run(spec) { session in
         }
         body += ["| | **mean** | | " + means.joined(separator: " | ") + " |", ""]
     }
-    return FigureDrawing(image: canvas.image, body: body)
+    return FigureDrawing(montage: montage, body: body)
 }

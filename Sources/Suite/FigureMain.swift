@@ -61,9 +61,9 @@ public struct FigureSpec {
 
 /// A rendered figure: the montage and the Markdown that explains it (placed under the image on the report page).
 public struct FigureDrawing {
-    public var image: Image2D
+    public var montage: Montage
     public var body: [String]
-    public init(image: Image2D, body: [String]) { self.image = image; self.body = body }
+    public init(montage: Montage, body: [String]) { self.montage = montage; self.body = body }
 }
 
 public enum FigureMain {
@@ -143,7 +143,7 @@ public enum FigureMain {
                            + session.missing.map { "\($0.method) · \($0.dataset): \($0.reason)" }.joined(separator: "; "))
         }
         try FileManager.default.createDirectory(at: paths.figures, withIntermediateDirectories: true)
-        try writePNG(drawing.image, to: png)
+        try drawing.montage.draw(to: png)
         try FigurePage.render(session, drawing).write(to: page, atomically: true, encoding: .utf8)
         print("figure: \(png.path)")
         print("report: \(page.path)")

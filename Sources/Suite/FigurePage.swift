@@ -21,7 +21,7 @@ public enum FigurePage {
         out += drawing.body
         out += runsTable(s)
         if !s.missing.isEmpty {
-            out += ["## Missing", "", "Not drawn (grey crossed cells or absent columns); `\(s.command)` produces them.", ""]
+            out += ["## Missing", "", "Not drawn (grey cells marked no run, or absent columns); `\(s.command)` produces them.", ""]
             out += s.missing.map { "- \($0.method) · \($0.dataset): \(Markdown.oneLine($0.reason))" } + [""]
         }
         out.append(Drawn(runs: s.used.map(\.record.id).sorted(), cases: s.options.cases, scale: s.scale.rawValue).comment)

@@ -1,12 +1,10 @@
 import Foundation
-import ArgumentParser
-import Engine
-import NN
-import Models
 import Data
-import Metrics
 
-// MARK: - Montage
+// Figures of image panels (TMC's Figs. 3 and 4, MOSMOS's qualitative figures): the panels are rasters the suite
+// computes (overlays of predictions, truths, heat maps), written as PNG files; gnuplot places them on a grid and
+// sets every word in a real font: column heads, group labels, the numbers printed on panels, a colour bar's ends
+// and a legend of class colours. Until 2026-12-01 a hand-drawn canvas did this with a 5×7 bitmap font of capitals.
 
 /// A grid of equal square cells: a header band (column labels), then groups of rows (one group per data set), each
 /// under a band for its label, then a footer band. All cells and bands are separated by `gap` pixels.
@@ -42,71 +40,166 @@ public struct MontageLayout: Equatable, Sendable {
     public var footerTop: Int { height - footer }
 }
 
-/// An RGB drawing surface.
-public struct Canvas {
-    public private(set) var image: Image2D
-
-    public init(width: Int, height: Int, background: RGB = .white) {
-        let n = width * height
-        image = Image2D(width: width, height: height, channels: 3,
-                        pixels: [Float](repeating: background.r, count: n) + [Float](repeating: background.g, count: n)
-                            + [Float](repeating: background.b, count: n))
+/// A montage as a value: what goes where. `draw` renders it with gnuplot; `script` is the pure part, for tests.
+public struct Montage {
+    public struct Panel {
+        /// RGB or grey, `cell` pixels square.
+        public var image: Image2D
+        /// A short text in the panel's top-left corner, white on black (a Dice value, a row number).
+        public var badge: String?
+        public init(_ image: Image2D, badge: String? = nil) { self.image = image; self.badge = badge }
     }
 
-    private mutating func set(_ x: Int, _ y: Int, _ c: RGB) {
-        guard x >= 0, y >= 0, x < image.width, y < image.height else { return }
-        let n = image.width * image.height, p = y * image.width + x
-        image.pixels[p] = c.r; image.pixels[n + p] = c.g; image.pixels[2 * n + p] = c.b
+    public struct Group {
+        public var label: String
+        /// Rows of panels, one per column; nil draws a grey "no run" cell.
+        public var rows: [[Panel?]]
+        public init(label: String, rows: [[Panel?]]) { self.label = label; self.rows = rows }
     }
 
-    /// Copies an RGB image with its top-left corner at (x, y); what falls outside is cut.
-    public mutating func place(_ panel: Image2D, x: Int, y: Int) {
-        let src = FigureRaster.rgb(panel)
-        let n = src.width * src.height
-        for py in 0..<src.height {
-            for px in 0..<src.width {
-                let p = py * src.width + px
-                set(x + px, y + py, RGB(src.pixels[p], src.pixels[n + p], src.pixels[2 * n + p]))
-            }
+    /// Under the grid: a colour bar with its end values, and/or the colours of a label map's classes.
+    public struct Footer {
+        public var colorBar: (colormap: Colormap, low: String, high: String)?
+        public var legend: [(color: RGB, name: String)]
+        public init(colorBar: (colormap: Colormap, low: String, high: String)? = nil, legend: [(color: RGB, name: String)] = []) {
+            self.colorBar = colorBar; self.legend = legend
         }
     }
 
-    public mutating func fill(x: Int, y: Int, width: Int, height: Int, color: RGB) {
-        for py in y..<(y + height) { for px in x..<(x + width) { set(px, py, color) } }
+    public var columns: [String]
+    public var groups: [Group]
+    public var cell: Int
+    public var footer: Footer?
+
+    public init(columns: [String], groups: [Group], cell: Int, footer: Footer? = nil) {
+        self.columns = columns; self.groups = groups; self.cell = cell; self.footer = footer
     }
 
-    /// Draws `text` with its top-left corner at (x, y).
-    public mutating func text(_ text: String, x: Int, y: Int, scale: Int, color: RGB = .black) {
-        for (i, ch) in text.enumerated() {
-            let cells = BitmapFont.glyph(ch)
-            let left = x + i * BitmapFont.advance * scale
-            for (gy, row) in cells.enumerated() {
-                for (gx, on) in row.enumerated() where on {
-                    fill(x: left + gx * scale, y: y + gy * scale, width: scale, height: scale, color: color)
+    /// Text bands in pixels: 9-point DejaVu Sans is 12 pixels tall at pngcairo's 96 dpi.
+    static let band = 20
+    static let barHeight = 10
+
+    public var layout: MontageLayout {
+        MontageLayout(cell: cell, columns: columns.count, groups: groups.map(\.rows.count), gap: 4, header: Self.band,
+                      groupLabel: Self.band, footer: footer == nil ? 0 : Self.barHeight + Self.band + 8)
+    }
+
+    /// The largest font size (points, 5 to 9) at which `text` fits in `width` pixels: a DejaVu Sans character is
+    /// about 0.55 em wide on average, and a point is 4/3 pixel.
+    static func fontSize(_ text: String, width: Int) -> Int {
+        let perPoint = 0.55 * 4.0 / 3.0 * Double(max(text.count, 1))
+        return min(9, max(5, Int(Double(width) / perPoint)))
+    }
+
+    /// A gnuplot string literal: single quotes, in which only a single quote needs escaping (doubled).
+    static func quoted(_ s: String) -> String { "'" + s.replacingOccurrences(of: "'", with: "''") + "'" }
+
+    static func hex(_ c: RGB) -> String {
+        func byte(_ v: Float) -> String { String(format: "%02x", Int((min(max(v, 0), 1) * 255).rounded())) }
+        return "#" + byte(c.r) + byte(c.g) + byte(c.b)
+    }
+
+    /// The gnuplot script. `panelFile(g, r, c)` names the PNG of each panel that is not nil, `barFile` the colour
+    /// bar's PNG when the footer has one.
+    public func script(panelFile: (Int, Int, Int) -> String, barFile: String?, output: String) -> String {
+        let l = layout
+        let (w, h) = (Double(l.width), Double(l.height))
+        func sx(_ x: Int) -> String { String(format: "%.6f", Double(x) / w) }
+        func sy(_ y: Int) -> String { String(format: "%.6f", 1 - Double(y) / h) }   // from the top, in pixels
+        var s = [
+            "set terminal pngcairo size \(l.width),\(l.height) font 'DejaVu Sans,9' background rgb 'white'",
+            "set output \(Self.quoted(output))",
+            "unset key; unset border; unset tics; unset colorbox",
+            "set style textbox opaque fillcolor rgb 'black' noborder margins 1,1",
+            "set multiplot",
+        ]
+        // Everything in screen coordinates is set once and drawn with the first plot.
+        var decorations: [String] = []
+        for (c, name) in columns.enumerated() {
+            let x = l.origin(group: 0, row: 0, column: c).x + cell / 2
+            decorations.append("set label \(Self.quoted(name)) at screen \(sx(x)),\(sy(l.header / 2)) center noenhanced font ',\(Self.fontSize(name, width: cell))'")
+        }
+        for (g, group) in groups.enumerated() {
+            let y = l.groupTop(g) + l.groupLabel / 2
+            decorations.append("set label \(Self.quoted(group.label)) at screen \(sx(l.gap)),\(sy(y)) left noenhanced font ',9'")
+            for (r, row) in group.rows.enumerated() {
+                for (c, panel) in row.enumerated() where panel == nil {
+                    let o = l.origin(group: g, row: r, column: c)
+                    decorations.append("set object rectangle from screen \(sx(o.x)),\(sy(o.y + cell)) to screen \(sx(o.x + cell)),\(sy(o.y)) fillcolor rgb '#d1d1d1' fillstyle solid noborder behind")
+                    decorations.append("set label 'no run' at screen \(sx(o.x + cell / 2)),\(sy(o.y + cell / 2)) center font ',\(Self.fontSize("no run", width: cell))' textcolor rgb '#707070'")
                 }
             }
         }
-    }
-
-    /// White text on a black box, for numbers printed over an image.
-    public mutating func label(_ text: String, x: Int, y: Int, scale: Int) {
-        let pad = scale
-        fill(x: x, y: y, width: BitmapFont.width(text, scale: scale) + 2 * pad, height: BitmapFont.height(scale: scale) + 2 * pad, color: .black)
-        self.text(text, x: x + pad, y: y + pad, scale: scale, color: .white)
-    }
-
-    /// The largest scale up to `scale` at which `text` fits in `width` pixels (at least 1).
-    public static func fittingScale(_ text: String, width: Int, scale: Int) -> Int {
-        var s = max(scale, 1)
-        while s > 1 && BitmapFont.width(text, scale: s) > width { s -= 1 }
-        return s
-    }
-
-    /// A horizontal colour bar of `colormap` from 0 (left) to 1 (right).
-    public mutating func colorBar(_ colormap: Colormap, x: Int, y: Int, width: Int, height: Int) {
-        for px in 0..<width {
-            let c = colormap.color(width > 1 ? Float(px) / Float(width - 1) : 0)
-            fill(x: x + px, y: y, width: 1, height: height, color: c)
+        var x = l.gap
+        let textY = l.footerTop + 4 + Self.barHeight + Self.band / 2
+        if let footer {
+            if let bar = footer.colorBar {
+                decorations.append("set label \(Self.quoted(bar.low)) at screen \(sx(x)),\(sy(textY)) left noenhanced")
+                decorations.append("set label \(Self.quoted(bar.high)) at screen \(sx(x + 2 * cell)),\(sy(textY)) right noenhanced")
+                x += 2 * cell + 4 * l.gap
+            }
+            for item in footer.legend {
+                let top = l.footerTop + 4
+                decorations.append("set object rectangle from screen \(sx(x)),\(sy(top + Self.barHeight)) to screen \(sx(x + Self.barHeight)),\(sy(top)) fillcolor rgb '\(Self.hex(item.color))' fillstyle solid noborder")
+                decorations.append("set label \(Self.quoted(item.name)) at screen \(sx(x)),\(sy(textY)) left noenhanced")
+                x += max(cell, 8 * (item.name.count + 2))
+            }
         }
+        // One plot per image, its plot area exactly its cell, so that cairo copies the panel pixel for pixel.
+        var images: [(file: String, x: Int, y: Int, area: (width: Int, height: Int), pixels: (width: Int, height: Int), badge: String?)] = []
+        for (g, group) in groups.enumerated() {
+            for (r, row) in group.rows.enumerated() {
+                for (c, panel) in row.enumerated() {
+                    guard let panel else { continue }
+                    let o = l.origin(group: g, row: r, column: c)
+                    images.append((panelFile(g, r, c), o.x, o.y, (cell, cell), (panel.image.width, panel.image.height), panel.badge))
+                }
+            }
+        }
+        if let bar = barFile {
+            images.append((bar, l.gap, l.footerTop + 4, (2 * cell, Self.barHeight), (2 * cell, Self.barHeight), nil))
+        }
+        for (i, im) in images.enumerated() {
+            if i == 0 { s += decorations }
+            s.append("set lmargin at screen \(sx(im.x)); set rmargin at screen \(sx(im.x + im.area.width))")
+            s.append("set tmargin at screen \(sy(im.y)); set bmargin at screen \(sy(im.y + im.area.height))")
+            s.append("set xrange [-0.5:\(im.pixels.width) - 0.5]; set yrange [-0.5:\(im.pixels.height) - 0.5]")
+            if let badge = im.badge {
+                s.append("set label 1001 \(Self.quoted(badge)) at graph 0,1 left offset character 0.4,-0.7 front boxed textcolor rgb 'white' noenhanced font ',\(min(9, Self.fontSize(badge, width: cell / 2)))'")
+            }
+            s.append("plot \(Self.quoted(im.file)) binary filetype=png with rgbimage")
+            if i == 0 { s.append("unset label; unset object") }
+            if im.badge != nil { s.append("unset label 1001") }
+        }
+        s += ["unset multiplot", "set output"]
+        return s.joined(separator: "\n") + "\n"
+    }
+
+    /// Renders the montage to `png`.
+    public func draw(to png: URL, gnuplot: Gnuplot = Gnuplot()) throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("repro-montage-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        func file(_ g: Int, _ r: Int, _ c: Int) -> URL { folder.appendingPathComponent("p\(g)-\(r)-\(c).png") }
+        for (g, group) in groups.enumerated() {
+            for (r, row) in group.rows.enumerated() {
+                precondition(row.count == columns.count, "montage row \(r) of \(group.label) has \(row.count) panels for \(columns.count) columns")
+                for (c, panel) in row.enumerated() {
+                    guard let panel else { continue }
+                    precondition(panel.image.width == cell && panel.image.height == cell,
+                                 "montage panel \(g)/\(r)/\(c) is \(panel.image.height)×\(panel.image.width), cells are \(cell)")
+                    try writePNG(FigureRaster.rgb(panel.image), to: file(g, r, c))
+                }
+            }
+        }
+        var barFile: String?
+        if let bar = footer?.colorBar {
+            let ramp = (0..<Self.barHeight).flatMap { _ in (0..<(2 * cell)).map { Float($0) / Float(max(2 * cell - 1, 1)) } }
+            let url = folder.appendingPathComponent("bar.png")
+            try writePNG(bar.colormap.image(ramp, width: 2 * cell, height: Self.barHeight), to: url)
+            barFile = url.path
+        }
+        try FileManager.default.createDirectory(at: png.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try gnuplot.render(script: script(panelFile: { file($0, $1, $2).path }, barFile: barFile, output: png.path), output: png)
     }
 }

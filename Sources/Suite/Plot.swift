@@ -145,6 +145,14 @@ public struct Gnuplot: Sendable {
         return (png, svg)
     }
 
+    /// Runs a script that writes `output` (the montages).
+    public func render(script: String, output: URL) throws {
+        guard let executable else { throw PlotError.gnuplotMissing }
+        try? FileManager.default.removeItem(at: output)
+        try run(executable, script: script)
+        guard FileManager.default.fileExists(atPath: output.path) else { throw PlotError.noOutput(output.path) }
+    }
+
     private func run(_ executable: URL, script: String) throws {
         let process = Process()
         process.executableURL = executable

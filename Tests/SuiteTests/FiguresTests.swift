@@ -120,7 +120,7 @@ final class FiguresTests: XCTestCase {
         XCTAssertEqual(FigureRaster.normalized([3, 3]), [0, 0])
     }
 
-    // MARK: Montage, font, canvas
+    // MARK: Montage
 
     func testMontageLayoutSizesAndOrigins() {
         // Fig. 3 at proxy scale: 64-pixel images enlarged twice, 13 columns, three data sets of four images.
@@ -139,30 +139,88 @@ final class FiguresTests: XCTestCase {
         XCTAssertEqual(footed.footerTop, 81)
     }
 
-    func testFontGlyphsAndTextWidth() {
-        for ch in "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 .,-+%()/:=_?#" {
-            let g = BitmapFont.glyph(ch)
-            XCTAssertEqual(g.count, 7, "\(ch)")
-            XCTAssertTrue(g.allSatisfy { $0.count == 5 }, "\(ch)")
-        }
-        XCTAssertEqual(BitmapFont.glyph("t"), BitmapFont.glyph("T"))
-        XCTAssertEqual(BitmapFont.glyph("§"), BitmapFont.glyph("?"))
-        XCTAssertEqual(BitmapFont.width("TMC", scale: 2), 34)
-        XCTAssertEqual(BitmapFont.width("", scale: 2), 0)
-        XCTAssertEqual(Canvas.fittingScale("UCTRANSNET", width: 128, scale: 2), 2)
-        XCTAssertEqual(Canvas.fittingScale("GROUND TRUTH", width: 128, scale: 2), 1)
+    private func solid(_ c: RGB, side: Int) -> Image2D {
+        let n = side * side
+        return Image2D(width: side, height: side, channels: 3,
+                       pixels: [Float](repeating: c.r, count: n) + [Float](repeating: c.g, count: n) + [Float](repeating: c.b, count: n))
     }
 
-    func testCanvasTextSetsTheGlyphsPixels() {
-        var canvas = Canvas(width: 20, height: 20)
-        canvas.text("I", x: 1, y: 2, scale: 2)
-        let n = 400
-        let black = (0..<n).filter { canvas.image.pixels[$0] == 0 && canvas.image.pixels[n + $0] == 0 }.count
-        XCTAssertEqual(black, 11 * 4, "\"I\" has 11 cells, each 2 × 2 pixels")
-        XCTAssertEqual(pixel(canvas.image, 1 + 2, 2), RGB.black, "top bar starts at the second column")
-        XCTAssertEqual(pixel(canvas.image, 1, 2), RGB.white)
-        canvas.place(FigureRaster.rgb(grey(0.5, width: 30, height: 30)), x: 15, y: 15)
-        XCTAssertEqual(pixel(canvas.image, 19, 19), RGB(0.5, 0.5, 0.5), "panels are cut at the edge")
+    private func sampleMontage() -> Montage {
+        let red = Montage.Panel(solid(.red, side: 40), badge: "83.2")
+        let green = Montage.Panel(solid(.green, side: 40))
+        return Montage(columns: ["Image", "LViT's"], groups: [
+            Montage.Group(label: "QaTa-COV19", rows: [[red, green], [green, nil]]),
+        ], cell: 40, footer: Montage.Footer(colorBar: (.jet, "0", "1"), legend: [(FigureRaster.classColor(1), "spleen")]))
+    }
+
+    /// Every word is a gnuplot label in screen coordinates (quotes doubled, no enhanced-text markup), every panel one
+    /// image plot whose margins are its cell, a missing panel a grey rectangle, the legend a swatch of its colour.
+    func testMontageScriptPlacesEveryPanelAndWord() {
+        let m = sampleMontage(), l = m.layout
+        let script = m.script(panelFile: { "p\($0)\($1)\($2).png" }, barFile: "bar.png", output: "out.png")
+        XCTAssertTrue(script.hasPrefix("set terminal pngcairo size \(l.width),\(l.height)"))
+        XCTAssertTrue(script.contains("set label 'LViT''s' at screen"), script)
+        XCTAssertTrue(script.contains("set label 'QaTa-COV19' at screen"))
+        XCTAssertEqual(script.components(separatedBy: "\nplot ").count - 1, 4, "three panels and the colour bar")
+        XCTAssertTrue(script.contains("plot 'p001.png' binary filetype=png with rgbimage"))
+        XCTAssertFalse(script.contains("p011.png"), "the missing panel has no image")
+        XCTAssertEqual(script.components(separatedBy: "fillcolor rgb '#d1d1d1'").count - 1, 1)
+        XCTAssertTrue(script.contains("'83.2' at graph 0,1"))
+        XCTAssertTrue(script.contains("fillcolor rgb '#4e79a7'"), "the legend's swatch")
+        XCTAssertTrue(script.contains("set label 'spleen'"))
+        // The first panel's plot area is its cell: x from 4 px, y from the header and the group band down one cell.
+        let o = l.origin(group: 0, row: 0, column: 0)
+        XCTAssertEqual(o.x, 4)
+        XCTAssertTrue(script.contains(String(format: "set lmargin at screen %.6f; set rmargin at screen %.6f",
+                                             Double(o.x) / Double(l.width), Double(o.x + 40) / Double(l.width))))
+        XCTAssertTrue(script.contains(String(format: "set tmargin at screen %.6f; set bmargin at screen %.6f",
+                                             1 - Double(o.y) / Double(l.height), 1 - Double(o.y + 40) / Double(l.height))))
+        XCTAssertEqual(Montage.fontSize("UCTransNet", width: 128), 9)
+        XCTAssertEqual(Montage.fontSize("a much longer column title", width: 64), 5)
+    }
+
+    /// Drawn by gnuplot, the montage has the layout's size and each panel's colour where its cell is.
+    func testMontageDrawsPanelsInTheirCells() throws {
+        guard Gnuplot().isAvailable else { throw XCTSkip("gnuplot is not installed") }
+        let m = sampleMontage(), l = m.layout
+        let url = try makeTemporaryDirectory(self).appendingPathComponent("m.png")
+        try m.draw(to: url)
+        let image = FigureRaster.rgb(try readPNG(url))
+        XCTAssertEqual([image.width, image.height], [l.width, l.height])
+        func centre(_ r: Int, _ c: Int) -> RGB {
+            let o = l.origin(group: 0, row: r, column: c)
+            return pixel(image, o.x + 30, o.y + 30)   // clear of the badge in the top-left corner
+        }
+        XCTAssertEqual(centre(0, 0), .red)
+        XCTAssertEqual(centre(0, 1), .green)
+        XCTAssertEqual(centre(1, 0), .green)
+        XCTAssertEqual(pixel(image, 1, l.height / 2), .white, "the gap left of the grid")
+    }
+
+    /// Each class of a label map in its own colour, filled translucent over the image and outlined in full.
+    func testLabelPanelColoursEachClass() {
+        let image = grey(0.5, width: 6, height: 6)
+        var labels = [Int32](repeating: 0, count: 36)
+        for y in 0..<6 { for x in 0..<3 { labels[y * 6 + x] = 1 } }
+        labels[6 * 3 + 4] = 3
+        let panel = FigureRaster.labelPanel(image: image, labels: labels, factor: 4)
+        XCTAssertEqual([panel.width, panel.height], [24, 24])
+        XCTAssertEqual(pixel(panel, 0, 0), FigureRaster.classColor(1), "outline")
+        let inside = pixel(panel, 4, 12), c = FigureRaster.classColor(1)
+        XCTAssertEqual(inside.r, 0.55 * 0.5 + 0.45 * c.r, accuracy: 1e-5, "fill at 45 %")
+        XCTAssertEqual(pixel(panel, 18, 12), FigureRaster.classColor(3))
+        XCTAssertEqual(pixel(panel, 22, 2), RGB(0.5, 0.5, 0.5), "background untouched")
+        XCTAssertEqual(FigureRaster.classColor(11), FigureRaster.classColor(1), "the palette repeats after ten")
+    }
+
+    func testMostLabeledSliceOfAVolume() {
+        var labels = [Int32](repeating: 0, count: 3 * 2 * 2)
+        labels[4] = 1; labels[9] = 2; labels[10] = 2
+        let v = LabeledImage(id: "v", channels: 1, shape: [3, 2, 2], pixels: (0..<12).map(Float.init), labels: labels)
+        XCTAssertEqual(v.mostLabeledSlice, 2)
+        let s = v.slice(2)
+        XCTAssertEqual(s.image.pixels, [8, 9, 10, 11])
+        XCTAssertEqual(s.labels, [0, 2, 2, 0])
     }
 
     // MARK: Cases and maps
