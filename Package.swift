@@ -1,7 +1,7 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// Swift 5 language mode everywhere: the kernels hand raw pointers to DispatchQueue.concurrentPerform,
+// Swift 5 language mode everywhere: the kernels hand raw pointers to the worker pool's closures (parallelFor),
 // which strict Sendable checking would force behind wrappers on every loop (see README, Architecture).
 let v5: [SwiftSetting] = [.swiftLanguageMode(.v5)]
 let fast: [SwiftSetting] = v5 + [.unsafeFlags(["-Ounchecked", "-enforce-exclusivity=unchecked"], .when(configuration: .release))]

@@ -28,7 +28,7 @@
 #define cpu_relax() ((void)0)
 #endif
 
-#define MAX_WORKERS 255
+#define MAX_WORKERS 254  // participants (workers + the caller) must fit the word's 8 bits
 #define FIELD_BITS 28
 #define FIELD_MASK ((1ull << FIELD_BITS) - 1)
 

@@ -36,9 +36,15 @@ open class Module {
     /// (seed, its path) alone: not on the order layers were built in, nor on what else was built before.
     /// Frozen parameters keep their values: they hold pre-trained weights (a frozen text encoder).
     public func initialize(seed: UInt64) {
+        // A wholly frozen module (a pre-trained text encoder) is skipped; a frozen tensor inside a module that is
+        // reset is put back afterwards.
+        let modules = namedModules().reversed().filter { _, m in
+            let own = m.namedParameters()
+            return own.isEmpty || own.contains { $0.1.requiresGrad }
+        }
         let frozen = namedParameters().filter { !$0.1.requiresGrad }.map { ($0.1, $0.1.detached()) }
         let root = RNG(seed: seed).fork("init")
-        for (path, m) in namedModules().reversed() {
+        for (path, m) in modules {
             var rng = root.fork(path)
             m.resetParameters(&rng)
         }

@@ -81,7 +81,25 @@ public struct Montage {
 
     public var layout: MontageLayout {
         MontageLayout(cell: cell, columns: columns.count, groups: groups.map(\.rows.count), gap: 4, header: Self.band,
-                      groupLabel: Self.band, footer: footer == nil ? 0 : Self.barHeight + Self.band + 8)
+                      groupLabel: Self.band, footer: footer == nil ? 0 : footerPlan.lines * Self.footerLine)
+    }
+
+    static var footerLine: Int { barHeight + band + 8 }
+
+    /// Where the footer's items go: the colour bar (two cells wide, or the grid's width if narrower) first, then the
+    /// legend's swatches, wrapped into as many lines as the grid's width needs.
+    var footerPlan: (barWidth: Int, legend: [(x: Int, line: Int)], lines: Int) {
+        let gap = 4, width = gap + columns.count * (cell + gap)
+        let barWidth = footer?.colorBar == nil ? 0 : max(1, min(2 * cell, width - 2 * gap))
+        var x = gap + (barWidth > 0 ? barWidth + 4 * gap : 0), line = 0
+        var placed: [(x: Int, line: Int)] = []
+        for item in footer?.legend ?? [] {
+            let step = max(cell / 2, Self.barHeight + 8 * (item.name.count + 1))
+            if x + step > width, x > gap { x = gap; line += 1 }
+            placed.append((x, line))
+            x += step
+        }
+        return (barWidth, placed, footer == nil ? 0 : line + 1)
     }
 
     /// The largest font size (points, 5 to 9) at which `text` fits in `width` pixels: a DejaVu Sans character is
@@ -130,19 +148,18 @@ public struct Montage {
                 }
             }
         }
-        var x = l.gap
-        let textY = l.footerTop + 4 + Self.barHeight + Self.band / 2
+        let plan = footerPlan
+        func lineTop(_ line: Int) -> Int { l.footerTop + line * Self.footerLine + 4 }
         if let footer {
+            let textY = lineTop(0) + Self.barHeight + Self.band / 2
             if let bar = footer.colorBar {
-                decorations.append("set label \(Self.quoted(bar.low)) at screen \(sx(x)),\(sy(textY)) left noenhanced")
-                decorations.append("set label \(Self.quoted(bar.high)) at screen \(sx(x + 2 * cell)),\(sy(textY)) right noenhanced")
-                x += 2 * cell + 4 * l.gap
+                decorations.append("set label \(Self.quoted(bar.low)) at screen \(sx(l.gap)),\(sy(textY)) left noenhanced")
+                decorations.append("set label \(Self.quoted(bar.high)) at screen \(sx(l.gap + plan.barWidth)),\(sy(textY)) right noenhanced")
             }
-            for item in footer.legend {
-                let top = l.footerTop + 4
-                decorations.append("set object rectangle from screen \(sx(x)),\(sy(top + Self.barHeight)) to screen \(sx(x + Self.barHeight)),\(sy(top)) fillcolor rgb '\(Self.hex(item.color))' fillstyle solid noborder")
-                decorations.append("set label \(Self.quoted(item.name)) at screen \(sx(x)),\(sy(textY)) left noenhanced")
-                x += max(cell, 8 * (item.name.count + 2))
+            for (item, at) in zip(footer.legend, plan.legend) {
+                let top = lineTop(at.line)
+                decorations.append("set object rectangle from screen \(sx(at.x)),\(sy(top + Self.barHeight)) to screen \(sx(at.x + Self.barHeight)),\(sy(top)) fillcolor rgb '\(Self.hex(item.color))' fillstyle solid noborder")
+                decorations.append("set label \(Self.quoted(item.name)) at screen \(sx(at.x + Self.barHeight + 3)),\(sy(top + Self.barHeight / 2)) left noenhanced")
             }
         }
         // One plot per image, its plot area exactly its cell, so that cairo copies the panel pixel for pixel.
@@ -157,7 +174,13 @@ public struct Montage {
             }
         }
         if let bar = barFile {
-            images.append((bar, l.gap, l.footerTop + 4, (2 * cell, Self.barHeight), (2 * cell, Self.barHeight), nil))
+            images.append((bar, l.gap, l.footerTop + 4, (plan.barWidth, Self.barHeight), (plan.barWidth, Self.barHeight), nil))
+        }
+        if images.isEmpty {
+            // Nothing to plot: one empty plot still draws the labels, cells and legend.
+            s += decorations
+            s.append("set xrange [0:1]; set yrange [0:1]")
+            s.append("plot NaN notitle")
         }
         for (i, im) in images.enumerated() {
             if i == 0 { s += decorations }
@@ -194,12 +217,13 @@ public struct Montage {
         }
         var barFile: String?
         if let bar = footer?.colorBar {
-            let ramp = (0..<Self.barHeight).flatMap { _ in (0..<(2 * cell)).map { Float($0) / Float(max(2 * cell - 1, 1)) } }
+            let w = footerPlan.barWidth
+            let ramp = (0..<Self.barHeight).flatMap { _ in (0..<w).map { Float($0) / Float(max(w - 1, 1)) } }
             let url = folder.appendingPathComponent("bar.png")
-            try writePNG(bar.colormap.image(ramp, width: 2 * cell, height: Self.barHeight), to: url)
+            try writePNG(bar.colormap.image(ramp, width: w, height: Self.barHeight), to: url)
             barFile = url.path
         }
         try FileManager.default.createDirectory(at: png.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try gnuplot.render(script: script(panelFile: { file($0, $1, $2).path }, barFile: barFile, output: png.path), output: png)
+        try gnuplot.render(script: script(panelFile: { file($0, $1, $2).path }, barFile: barFile, output: "%OUTPUT%"), output: png)
     }
 }

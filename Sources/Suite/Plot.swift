@@ -146,11 +146,19 @@ public struct Gnuplot: Sendable {
     }
 
     /// Runs a script that writes `output` (the montages).
+    /// `script` takes the path to write as its one `%OUTPUT%`; the file replaces `output` only once gnuplot has
+    /// written it, so a failed run leaves the previous figure in place.
     public func render(script: String, output: URL) throws {
         guard let executable else { throw PlotError.gnuplotMissing }
-        try? FileManager.default.removeItem(at: output)
-        try run(executable, script: script)
-        guard FileManager.default.fileExists(atPath: output.path) else { throw PlotError.noOutput(output.path) }
+        let fresh = output.deletingLastPathComponent().appendingPathComponent(".\(output.lastPathComponent).\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: fresh) }
+        try run(executable, script: script.replacingOccurrences(of: "%OUTPUT%", with: fresh.path))
+        guard FileManager.default.fileExists(atPath: fresh.path) else { throw PlotError.noOutput(output.path) }
+        if FileManager.default.fileExists(atPath: output.path) {
+            _ = try FileManager.default.replaceItemAt(output, withItemAt: fresh)
+        } else {
+            try FileManager.default.moveItem(at: fresh, to: output)
+        }
     }
 
     private func run(_ executable: URL, script: String) throws {

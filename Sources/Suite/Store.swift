@@ -55,6 +55,16 @@ public struct RunConfig: Codable, Hashable, Sendable {
         case paper, table, method, dataset, variant, scale, seed, dataSource, hyperparameters, streams
     }
 
+    /// Generation 1 is written without the member, as it was stored, so exports of old runs do not change.
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(paper, forKey: .paper); try c.encode(table, forKey: .table); try c.encode(method, forKey: .method)
+        try c.encode(dataset, forKey: .dataset); try c.encode(variant, forKey: .variant); try c.encode(scale, forKey: .scale)
+        try c.encode(seed, forKey: .seed); try c.encode(dataSource, forKey: .dataSource)
+        try c.encode(hyperparameters, forKey: .hyperparameters)
+        if streams != 1 { try c.encode(streams, forKey: .streams) }
+    }
+
     /// Runs stored before the field existed are generation 1.
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -586,14 +596,16 @@ public final class ResultStore: @unchecked Sendable {
         return Dictionary(rows.map { ($0["metric"] as String, double($0["value"])) }, uniquingKeysWith: { a, _ in a })
     }
 
-    /// Number of runs per paper, table, data source, scale and status, for the report index.
+    /// Number of runs of the current stream generation per paper, table, data source, scale and status, for the
+    /// report index. (A generation-1 config has no "streams" member; later ones have it in their canonical JSON.)
     public func runCounts() throws -> [RunCount] {
         try pool.read { db in
             try Row.fetchAll(db, sql: """
                 SELECT paper, table_name, data_source, scale, status, COUNT(*) AS n FROM runs
+                WHERE instr(config_json, ?) > 0
                 GROUP BY paper, table_name, data_source, scale, status
                 ORDER BY paper, table_name, data_source, scale, status
-                """).compactMap { row in
+                """, arguments: ["\"streams\":\(RunConfig.currentStreams)"]).compactMap { row in
                 guard let source = DataSource(rawValue: row["data_source"]), let status = RunStatus(rawValue: row["status"])
                 else { return nil }
                 return RunCount(paper: row["paper"], table: row["table_name"], dataSource: source, scale: row["scale"],

@@ -146,7 +146,10 @@ final class FiguresTests: XCTestCase {
     }
 
     private func sampleMontage() -> Montage {
-        let red = Montage.Panel(solid(.red, side: 40), badge: "83.2")
+        // Top half red, bottom half blue: an image drawn upside down would show.
+        var flag = solid(.red, side: 40)
+        for p in 800..<1600 { flag.pixels[p] = 0; flag.pixels[3200 + p] = 1 }
+        let red = Montage.Panel(flag, badge: "83.2")
         let green = Montage.Panel(solid(.green, side: 40))
         return Montage(columns: ["Image", "LViT's"], groups: [
             Montage.Group(label: "QaTa-COV19", rows: [[red, green], [green, nil]]),
@@ -179,6 +182,21 @@ final class FiguresTests: XCTestCase {
         XCTAssertEqual(Montage.fontSize("a much longer column title", width: 64), 5)
     }
 
+    /// In a one-column montage the colour bar shrinks to the grid and a long legend wraps into more footer lines.
+    func testMontageFooterFitsANarrowGrid() {
+        let names = ["spleen", "right kidney", "left kidney", "gallbladder", "esophagus", "liver", "stomach", "aorta"]
+        let m = Montage(columns: ["Image"], groups: [Montage.Group(label: "BTCV", rows: [[nil]])], cell: 64,
+                        footer: Montage.Footer(colorBar: (.jet, "0", "1"), legend: names.enumerated().map { (FigureRaster.classColor(Int32($0.offset + 1)), $0.element) }))
+        let plan = m.footerPlan, l = m.layout
+        XCTAssertEqual(plan.barWidth, l.width - 8)
+        XCTAssertGreaterThan(plan.lines, 4)
+        XCTAssertEqual(l.footer, plan.lines * Montage.footerLine)
+        XCTAssertTrue(plan.legend.allSatisfy { $0.x >= 4 && $0.x < l.width })
+        let script = m.script(panelFile: { _, _, _ in "" }, barFile: nil, output: "o.png")
+        XCTAssertTrue(script.contains("plot NaN notitle"), "no panels: an empty plot still draws the labels")
+        XCTAssertTrue(script.contains("set label 'no run'"))
+    }
+
     /// Drawn by gnuplot, the montage has the layout's size and each panel's colour where its cell is.
     func testMontageDrawsPanelsInTheirCells() throws {
         guard Gnuplot().isAvailable else { throw XCTSkip("gnuplot is not installed") }
@@ -191,7 +209,9 @@ final class FiguresTests: XCTestCase {
             let o = l.origin(group: 0, row: r, column: c)
             return pixel(image, o.x + 30, o.y + 30)   // clear of the badge in the top-left corner
         }
-        XCTAssertEqual(centre(0, 0), .red)
+        XCTAssertEqual(centre(0, 0), RGB(0, 0, 1), "the flag's lower half")
+        let o = l.origin(group: 0, row: 0, column: 0)
+        XCTAssertEqual(pixel(image, o.x + 30, o.y + 10), .red, "the flag's upper half")
         XCTAssertEqual(centre(0, 1), .green)
         XCTAssertEqual(centre(1, 0), .green)
         XCTAssertEqual(pixel(image, 1, l.height / 2), .white, "the gap left of the grid")

@@ -31,6 +31,9 @@ final class HashTests: XCTestCase {
         let decoded = try! JSONDecoder().decode(RunConfig.self, from: Data(first.canonicalJSON.utf8))
         XCTAssertEqual(decoded.streams, 1, "a stored config without the member is generation 1")
         XCTAssertEqual(decoded.id, first.id)
+        let written = String(decoding: try! JSONEncoder().encode(first), as: UTF8.self)
+        XCTAssertFalse(written.contains("streams"), "exports of old runs stay as they were: \(written)")
+        XCTAssertTrue(String(decoding: try! JSONEncoder().encode(config), as: UTF8.self).contains("\"streams\":2"))
     }
 
     func testIdIgnoresDictionaryOrderButNotValues() {
