@@ -259,4 +259,36 @@ final class RecipeScheduleTests: XCTestCase {
         XCTAssertEqual(lr[1], Double(plan.recipe.learningRate), accuracy: 1e-9)
         XCTAssertLessThan(lr[4], lr[2])
     }
+
+    /// The figure code takes a multi-class task: a model's sliding-window label maps become panels of each case's
+    /// most labelled slice, badged with the case's Dice, beside the ground truth, with the classes in the legend.
+    func testLabelMapFigureDrawsAModelsPredictions() throws {
+        let cases = [VolumeTaskTests.phantom("a", seed: 1), VolumeTaskTests.phantom("b", seed: 2)]
+        let model = VolumeTaskTests.plan().makeModel()
+        model.initialize(seed: 3)
+        let predicted = TaskEvaluation.predict(model, cases, task: VolumeTaskTests.task, batchSize: 1, encodeText: nil)
+        let perfect = cases.map { CasePrediction.labels($0.labels) }
+        let montage = LabelMapFigure.montage(groups: [(label: "phantoms", cases: cases, columns: [
+            LabelMapFigure.Column(name: "UNETR", predictions: predicted),
+            LabelMapFigure.Column(name: "truth", predictions: perfect),
+            LabelMapFigure.Column(name: "none", predictions: [nil, nil]),
+        ])], task: VolumeTaskTests.task)
+        XCTAssertEqual(montage.columns, ["Image", "GT", "UNETR", "truth", "none"])
+        XCTAssertEqual(montage.cell, 24 * 5, "24-pixel slices enlarged to at least 128")
+        let rows = montage.groups[0].rows
+        XCTAssertEqual(rows.count, 2)
+        XCTAssertEqual(rows[0][3]?.badge, "100.0")
+        XCTAssertNil(rows[0][4])
+        XCTAssertEqual(rows[0][0]?.badge, "a z=\(cases[0].mostLabeledSlice)")
+        XCTAssertTrue(rows.allSatisfy { $0.compactMap { $0 }.allSatisfy { $0.image.width == 120 && $0.image.height == 120 } })
+        XCTAssertEqual(montage.footer?.legend.map(\.name), ["ball", "box"])
+        // The ground-truth panel and the perfect prediction's panel are the same picture.
+        XCTAssertEqual(rows[1][1]?.image.pixels, rows[1][3]?.image.pixels)
+        if Gnuplot().isAvailable {
+            let url = try makeTemporaryDirectory(self).appendingPathComponent("labels.png")
+            try montage.draw(to: url)
+            let drawn = try readPNG(url)
+            XCTAssertEqual([drawn.width, drawn.height], [montage.layout.width, montage.layout.height])
+        }
+    }
 }
