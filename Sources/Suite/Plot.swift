@@ -154,10 +154,9 @@ public struct Gnuplot: Sendable {
         defer { try? FileManager.default.removeItem(at: fresh) }
         try run(executable, script: script.replacingOccurrences(of: "%OUTPUT%", with: fresh.path))
         guard FileManager.default.fileExists(atPath: fresh.path) else { throw PlotError.noOutput(output.path) }
-        if FileManager.default.fileExists(atPath: output.path) {
-            _ = try FileManager.default.replaceItemAt(output, withItemAt: fresh)
-        } else {
-            try FileManager.default.moveItem(at: fresh, to: output)
+        // rename(2) replaces the old file in one step (corelibs Foundation's replaceItemAt removed it and then failed).
+        guard rename(fresh.path, output.path) == 0 else {
+            throw PlotError.noOutput(output.path + " (rename failed: \(String(cString: strerror(errno))))")
         }
     }
 

@@ -217,6 +217,20 @@ final class FiguresTests: XCTestCase {
         XCTAssertEqual(pixel(image, 1, l.height / 2), .white, "the gap left of the grid")
     }
 
+    /// A drawing replaces the previous file; a failed one leaves it in place.
+    func testMontageReplacesAFigureOnlyWhenDrawn() throws {
+        guard Gnuplot().isAvailable else { throw XCTSkip("gnuplot is not installed") }
+        let url = try makeTemporaryDirectory(self).appendingPathComponent("m.png")
+        try Data("old".utf8).write(to: url)
+        try sampleMontage().draw(to: url)
+        XCTAssertEqual(try readPNG(url).width, sampleMontage().layout.width)
+        let drawn = try Data(contentsOf: url)
+        XCTAssertThrowsError(try Gnuplot().render(script: "this is not gnuplot\n", output: url))
+        XCTAssertEqual(try Data(contentsOf: url), drawn)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: url.deletingLastPathComponent().path), ["m.png"],
+                       "no temporary file left behind")
+    }
+
     /// Each class of a label map in its own colour, filled translucent over the image and outlined in full.
     func testLabelPanelColoursEachClass() {
         let image = grey(0.5, width: 6, height: 6)
