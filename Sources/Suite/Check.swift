@@ -72,14 +72,20 @@ public struct ReferenceFile: Codable, Equatable, Sendable {
     public var paper: String
     public var scale: String
     public var recordedAt: String
+    /// Every code version behind the entries (the union of `codeVersionsByTable`, once every table has one).
     public var codeVersions: [String]
+    /// The code versions behind each table's entries, so that recording one table drops the versions it no longer
+    /// rests on (nil in files recorded before 2026-12-01).
+    public var codeVersionsByTable: [String: [String]]?
     public var entries: [ReferenceEntry]
 
-    public init(paper: String, scale: String, recordedAt: String, codeVersions: [String], entries: [ReferenceEntry]) {
+    public init(paper: String, scale: String, recordedAt: String, codeVersions: [String],
+                codeVersionsByTable: [String: [String]]? = nil, entries: [ReferenceEntry]) {
         self.paper = paper
         self.scale = scale
         self.recordedAt = recordedAt
         self.codeVersions = codeVersions
+        self.codeVersionsByTable = codeVersionsByTable
         self.entries = entries
     }
 
@@ -253,20 +259,25 @@ public enum Checks {
         let paper = papers.first ?? tolerances.paper
         let recordedTables = Set(specs.map(\.table))
         var entries = (existing?.entries ?? []).filter { !recordedTables.contains($0.table) }
-        // The kept entries' code versions are not stored per entry: keep the existing list while any entry is kept.
-        var versions = Set(entries.isEmpty ? [] : existing?.codeVersions ?? [])
+        var byTable = (existing?.codeVersionsByTable ?? [:]).filter { !recordedTables.contains($0.key) }
+        // A kept table without versions of its own (a file from before they were kept per table) keeps the old list.
+        let keptTables = Set(entries.map(\.table))
+        var versions = Set(keptTables.allSatisfy { byTable[$0] != nil } ? [] : existing?.codeVersions ?? [])
+        for table in keptTables { versions.formUnion(byTable[table] ?? []) }
         for spec in specs {
             guard let proxy = tolerances.tables[spec.table]?.proxy else {
                 throw CheckError.noTolerance(paper: paper, table: spec.table)
             }
             guard let section = spec.sections(from: results).first(where: { $0.dataSource == .proxy && $0.scale == scale })
             else { continue }
-            versions.formUnion(section.runs.flatMap { $0.record.codeVersion.split(separator: ",").map(String.init) })
+            let recorded = Set(section.runs.flatMap { $0.record.codeVersion.split(separator: ",").map(String.init) })
+            byTable[spec.table] = recorded.sorted()
+            versions.formUnion(recorded)
             entries += referenceEntries(spec: spec, section: section, proxy: proxy)
         }
         entries.sort { $0.sortKey.lexicographicallyPrecedes($1.sortKey) }
         return ReferenceFile(paper: paper, scale: scale, recordedAt: ISO8601DateFormatter().string(from: recordedAt),
-                             codeVersions: versions.sorted(), entries: entries)
+                             codeVersions: versions.sorted(), codeVersionsByTable: byTable, entries: entries)
     }
 
     private static func referenceEntries(spec: TableSpec, section: TableSection, proxy: ProxyTolerance) -> [ReferenceEntry] {

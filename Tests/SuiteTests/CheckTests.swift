@@ -111,6 +111,17 @@ final class CheckTests: XCTestCase {
         XCTAssertEqual(fresh.entries.map { "\($0.table)/\($0.method)" }, ["Table1/UNet", "Table2/TMC"])
         XCTAssertNil(fresh.entries.first { $0.method == "UNet" }?.sd)
         XCTAssertEqual(fresh.entries.first { $0.method == "UNet" }?.tolerance, 1)
+        // The old file kept no versions per table, so Table2's entries keep the old list; Table1's are its runs'.
+        XCTAssertEqual(fresh.codeVersions, ["abc1234", "old"])
+        XCTAssertEqual(fresh.codeVersionsByTable, ["Table1": ["abc1234"]])
+        // Once every table has its own, recording one drops the versions it no longer rests on.
+        var perTable = fresh
+        perTable.codeVersions = ["t1-old", "t2"]
+        perTable.codeVersionsByTable = ["Table1": ["t1-old"], "Table2": ["t2"]]
+        let again = try Checks.reference(specs: [spec], results: runs("UNet", "image-only", dice: [50], source: .proxy),
+                                         scale: "proxy", tolerances: tolerances, existing: perTable)
+        XCTAssertEqual(again.codeVersions, ["abc1234", "t2"])
+        XCTAssertEqual(again.codeVersionsByTable, ["Table1": ["abc1234"], "Table2": ["t2"]])
 
         var other = spec
         other.paper = "MOSMOS"
