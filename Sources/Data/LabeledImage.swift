@@ -57,20 +57,24 @@ public struct LabeledImage: Equatable, Sendable {
     /// Slice `index` of the first axis of a 3D case (row-major [D, H, W], axial for RAS volumes), or the image of a
     /// 2D case (index 0): its first channel and its labels, for drawing.
     public func slice(_ index: Int) -> (image: Image2D, labels: [Int32]) {
-        let (h, w) = (shape[shape.count - 2], shape[shape.count - 1]), plane = h * w
+        (Image2D(width: shape[shape.count - 1], height: shape[shape.count - 2], channels: 1, pixels: Array(plane(pixels, index))),
+         Array(plane(labels, index)))
+    }
+
+    /// Slice `index` of any per-voxel array on this case's grid (the first channel's, for an image): its labels, a
+    /// prediction's labels.
+    public func plane<T>(_ values: [T], _ index: Int) -> ArraySlice<T> {
+        let size = shape[shape.count - 2] * shape[shape.count - 1]
         precondition(shape.count == 3 ? (0..<shape[0]).contains(index) : index == 0,
                      "LabeledImage \(id): no slice \(index) in \(shape)")
-        let lo = index * plane
-        return (Image2D(width: w, height: h, channels: 1, pixels: Array(pixels[lo..<(lo + plane)])),
-                Array(labels[lo..<(lo + plane)]))
+        return values[(index * size)..<((index + 1) * size)]
     }
 
     /// The slice with the most labelled (non-background) voxels, the first of equals: what a qualitative figure
     /// shows of a volume. 0 for a 2D case.
     public var mostLabeledSlice: Int {
         guard shape.count == 3 else { return 0 }
-        let plane = shape[1] * shape[2]
-        let counts = (0..<shape[0]).map { z in labels[(z * plane)..<((z + 1) * plane)].reduce(0) { $0 + ($1 > 0 ? 1 : 0) } }
+        let counts = (0..<shape[0]).map { z in plane(labels, z).reduce(0) { $0 + ($1 > 0 ? 1 : 0) } }
         return counts.indices.max { counts[$0] < counts[$1] || (counts[$0] == counts[$1] && $0 > $1) } ?? 0
     }
 

@@ -20,16 +20,15 @@ public enum LabelMapFigure {
             let z = c.mostLabeledSlice
             let (image, truth) = c.slice(z)
             let shown = Image2D(width: image.width, height: image.height, channels: 1, pixels: FigureRaster.normalized(image.pixels))
-            func panel(_ labels: [Int32]) -> Image2D { square(FigureRaster.labelPanel(image: shown, labels: labels, factor: factor(image, cell)), cell) }
+            let f = max(1, cell / max(image.width, image.height))
+            func panel(_ labels: [Int32]) -> Image2D { square(FigureRaster.labelPanel(image: shown, labels: labels, factor: f), cell) }
             let title = c.shape.count == 3 ? "\(c.id) z=\(z)" : c.id
-            var row: [Montage.Panel?] = [Montage.Panel(square(FigureRaster.enlarged(FigureRaster.rgb(shown), by: factor(image, cell)), cell), badge: title),
+            var row: [Montage.Panel?] = [Montage.Panel(square(FigureRaster.enlarged(FigureRaster.rgb(shown), by: f), cell), badge: title),
                                          Montage.Panel(panel(truth))]
             for column in columns {
                 guard let p = column.predictions[i], case .labels(let labels) = p else { row.append(nil); continue }
-                let plane = labels.count / (c.shape.count == 3 ? c.shape[0] : 1)
                 let dice = TaskEvaluation.score([p], [c], task: task, distances: false).first { $0.metric == "Dice" }?.value
-                row.append(Montage.Panel(panel(Array(labels[(z * plane)..<((z + 1) * plane)])),
-                                         badge: dice.map { String(format: "%.1f", $0) } ?? "–"))
+                row.append(Montage.Panel(panel(Array(c.plane(labels, z))), badge: dice.map { String(format: "%.1f", $0) } ?? "–"))
             }
             return row
         })
@@ -46,8 +45,6 @@ public enum LabelMapFigure {
                        groups: groups.map { group($0.label, cases: $0.cases, columns: $0.columns, task: task, cell: cell) },
                        cell: cell, footer: Montage.Footer(legend: legend))
     }
-
-    static func factor(_ image: Image2D, _ cell: Int) -> Int { max(1, cell / max(image.width, image.height)) }
 
     /// Centres a panel on a black square of side `cell` (slices need not be square).
     static func square(_ panel: Image2D, _ cell: Int) -> Image2D {

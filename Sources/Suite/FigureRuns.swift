@@ -138,7 +138,7 @@ public final class FigureSession {
         let filter = RunFilter(paper: spec.paper, table: spec.table, method: m.row.method, dataset: dataset,
                                variant: m.row.variant, scale: scale.rawValue, seed: 0, dataSource: source)
         // Runs of another stream generation saw other images (RunConfig.streams): never drawn.
-        let runs = try store.runs(filter).filter { $0.config.streams == RunConfig.currentStreams }
+        let runs = try store.runs(filter).filter(\.config.hasCurrentStreams)
         let finished = runs.filter { $0.status == .finished }
             .sorted { ($0.finishedAt ?? .distantPast, $0.id) > ($1.finishedAt ?? .distantPast, $1.id) }
         if let r = finished.first(where: { FileManager.default.fileExists(atPath: store.checkpointURL(runId: $0.id).path) }) {

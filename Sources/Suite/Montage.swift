@@ -78,9 +78,10 @@ public struct Montage {
     /// Text bands in pixels: 9-point DejaVu Sans is 12 pixels tall at pngcairo's 96 dpi.
     static let band = 20
     static let barHeight = 10
+    static let gap = 4
 
     public var layout: MontageLayout {
-        MontageLayout(cell: cell, columns: columns.count, groups: groups.map(\.rows.count), gap: 4, header: Self.band,
+        MontageLayout(cell: cell, columns: columns.count, groups: groups.map(\.rows.count), gap: Self.gap, header: Self.band,
                       groupLabel: Self.band, footer: footer == nil ? 0 : footerPlan.lines * Self.footerLine)
     }
 
@@ -89,7 +90,7 @@ public struct Montage {
     /// Where the footer's items go: the colour bar (two cells wide, or the grid's width if narrower) first, then the
     /// legend's swatches, wrapped into as many lines as the grid's width needs.
     var footerPlan: (barWidth: Int, legend: [(x: Int, line: Int)], lines: Int) {
-        let gap = 4, width = gap + columns.count * (cell + gap)
+        let gap = Self.gap, width = MontageLayout(cell: cell, columns: columns.count, groups: [], gap: gap, header: 0, groupLabel: 0).width
         let barWidth = footer?.colorBar == nil ? 0 : max(1, min(2 * cell, width - 2 * gap))
         var x = gap + (barWidth > 0 ? barWidth + 4 * gap : 0), line = 0
         var placed: [(x: Int, line: Int)] = []

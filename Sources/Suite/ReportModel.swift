@@ -68,7 +68,7 @@ public struct TableReport {
         var sections = Dictionary(uniqueKeysWithValues: spec.sections(from: results).map { ($0.key, $0) })
         // A run of another stream generation never resumes (its id is in no grid): not listed as pending.
         let pending = unfinished.filter {
-            $0.config.paper == spec.paper && $0.config.table == spec.table && $0.config.streams == RunConfig.currentStreams
+            $0.config.paper == spec.paper && $0.config.table == spec.table && $0.config.hasCurrentStreams
         }
         for record in pending {
             let key = SectionKey(dataSource: record.config.dataSource, scale: record.config.scale)

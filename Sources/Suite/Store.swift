@@ -35,6 +35,8 @@ public struct RunConfig: Codable, Hashable, Sendable {
     ///    step, layer path).
     public var streams: Int
     public static let currentStreams = 2
+    /// Whether the run saw the images and weights the code draws today; only such runs are counted or drawn.
+    public var hasCurrentStreams: Bool { streams == RunConfig.currentStreams }
 
     public init(paper: String, table: String, method: String, dataset: String, variant: String = "",
                 scale: String, seed: Int, dataSource: DataSource, hyperparameters: [String: String] = [:],

@@ -157,7 +157,7 @@ public struct TableSpec {
     }
 
     func accepts(_ config: RunConfig, gridIds: Set<String>?) -> Bool {
-        guard config.paper == paper, config.table == table, config.streams == RunConfig.currentStreams,
+        guard config.paper == paper, config.table == table, config.hasCurrentStreams,
               rowFor(config) != nil, dataset(config.dataset) != nil else { return false }
         return gridIds.map { $0.contains(config.id) } ?? true
     }
