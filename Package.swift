@@ -38,15 +38,20 @@ let package = Package(
         .target(name: "Suite", dependencies: ["Models", "Data", "Metrics", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Crypto", package: "swift-crypto"), .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: v5),
         // TMC's rows and recipe, shared by its table and figure targets; the Suite itself knows no paper.
         .target(name: "TMC", dependencies: ["Suite"], swiftSettings: v5),
+        // MOSMOS's backbones, recipe, rows and data, shared by its table targets.
+        .target(name: "MOSMOS", dependencies: ["Suite"], swiftSettings: v5),
         .executableTarget(name: "repro", dependencies: ["Suite", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: v5),
         .executableTarget(name: "Table1_TMC", dependencies: ["Suite", "TMC"], swiftSettings: v5),
         .executableTarget(name: "Table2_Ablation", dependencies: ["Suite", "TMC"], swiftSettings: v5),
+        .executableTarget(name: "Table2_BTCV", dependencies: ["Suite", "MOSMOS"], swiftSettings: v5),
+        .executableTarget(name: "Table3_MMWHS", dependencies: ["Suite", "MOSMOS"], swiftSettings: v5),
+        .executableTarget(name: "Table6_BRATS", dependencies: ["Suite", "MOSMOS"], swiftSettings: v5),
         .executableTarget(name: "Fig3_Qualitative", dependencies: ["Suite", "TMC"], swiftSettings: v5),
         .executableTarget(name: "Fig4_Heatmaps", dependencies: ["Suite", "TMC"], swiftSettings: v5),
         .executableTarget(name: "Bench", dependencies: ["NN", "Models"], path: "bench/Bench", swiftSettings: fast),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "NN"], resources: [.copy("Fixtures")], swiftSettings: v5),
         .testTarget(name: "NNTests", dependencies: ["NN", "Models", "Data"], swiftSettings: v5),
         .testTarget(name: "DataTests", dependencies: ["Data", "Metrics"], resources: [.copy("Fixtures")], swiftSettings: v5),
-        .testTarget(name: "SuiteTests", dependencies: ["Suite", "TMC", "Engine", "NN", "Models", "Data", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: v5),
+        .testTarget(name: "SuiteTests", dependencies: ["Suite", "TMC", "MOSMOS", "Engine", "NN", "Models", "Data", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: v5),
     ]
 )

@@ -11,10 +11,12 @@ import NN
 // affine parameters, LeakyReLU(0.01), qkv without bias, LayerNorm eps 1e-5 and the initialisation of the ViT
 // (trunc-normal 0.02 for Linear and position embeddings) are MONAI's. Two differences, both in names and bookkeeping
 // rather than computation: the transformer blocks use the engine's `ViTBlock` (timm names attn.qkv, attn.proj,
-// mlp.fc1/fc2 where MONAI has attn.qkv, attn.out_proj, mlp.linear1/linear2), and MONAI 1.4+ adds an unused
-// `norm_cross_attn` LayerNorm to every block (2·hidden parameters each), which is left out here. Loading MONAI
-// weights therefore needs a name map, and parameter counts differ by exactly 2·hidden·layers
-// (`MOSMOSNetworkTests.testUNETRParameterCountMatchesMONAIUpToItsUnusedCrossAttentionNorms`).
+// mlp.fc1/fc2 where MONAI has attn.qkv, attn.out_proj, mlp.linear1/linear2), so loading MONAI weights needs a name
+// map. MONAI 1.4+'s unused `norm_cross_attn` LayerNorm is kept, frozen, so the parameter count is MONAI's exactly
+// (92,802,478 at 96³ with 14 classes: `MOSMOSNetworkTests.testUNETRParameterCountIsMONAIs`).
+//
+// MONAI fixes the patch at 16: the decoder brings the ViT grid up 16× in four doublings. A patch of 32 (MOSMOS
+// Table 5) adds one transposed-convolution doubling to every ViT path; that variant is this suite's extension.
 
 /// Hyperparameters of a UNETR. `paper` is the UNETR paper's BTCV model (96³, ViT-B/16 sizes, feature size 16).
 public struct UNETRConfig: Equatable, Sendable {
@@ -146,7 +148,7 @@ public final class UNETRViT: Module {
         patch_embedding = PatchEmbedding3d(c)
         blocks = (0..<c.layers).map { _ in
             ViTBlock(dim: c.hiddenSize, heads: c.heads, mlpRatio: Float(c.mlpDim) / Float(c.hiddenSize), qkvBias: false,
-                     dropout: c.dropout, eps: 1e-5)
+                     dropout: c.dropout, eps: 1e-5, unusedCrossAttentionNorm: true)
         }
         norm = LayerNorm(c.hiddenSize, eps: 1e-5)
         super.init()

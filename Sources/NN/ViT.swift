@@ -11,16 +11,25 @@ public final class ViTBlock: Module {
     public var drop_path: DropPath
     public var norm2: LayerNorm
     public var mlp: MLP
+    /// MONAI 1.4+'s TransformerBlock builds this norm even without cross-attention and never applies it. UNETR keeps
+    /// it, frozen at its initial ones and zeros (in MONAI it never gets a gradient, so AdamW never moves it), so that
+    /// its parameter count and state dict are MONAI's.
+    public var norm_cross_attn: LayerNorm?
 
     public init(dim: Int, heads: Int, mlpRatio: Float = 4, qkvBias: Bool = true, dropout: Float = 0,
                 attentionDropout: Float = 0, dropPath: Float = 0, eps: Float = 1e-6,
-                mlpInit: MLP.WeightInit = .linearDefault) {
+                mlpInit: MLP.WeightInit = .linearDefault, unusedCrossAttentionNorm: Bool = false) {
         norm1 = LayerNorm(dim, eps: eps)
         attn = FusedSelfAttention(dim: dim, heads: heads, qkvBias: qkvBias, attentionDropout: attentionDropout,
                                   projectionDropout: dropout)
         drop_path = DropPath(dropPath)
         norm2 = LayerNorm(dim, eps: eps)
         mlp = MLP(dim: dim, hidden: Int(Float(dim) * mlpRatio), activation: .gelu, dropout: dropout, weightInit: mlpInit)
+        if unusedCrossAttentionNorm {
+            let n = LayerNorm(dim, eps: eps)
+            n.freeze()
+            norm_cross_attn = n
+        }
     }
 
     public func callAsFunction(_ x: Tensor, keyPaddingMask: Tensor? = nil) -> Tensor {

@@ -64,6 +64,21 @@ enum TrainingBatches {
         switch task.sampling {
         case .wholeImages:
             return indices.map { cases[$0] }
+        case .slices(let augmentation):
+            // One patch per slice: the slices are the epoch's items (`items`), each a depth-1 volume.
+            return indices.map { i -> LabeledImage in
+                var rng = RNG(seed, UInt64(epoch), UInt64(i), 0x736C_6963)   // "slic"
+                let c = cases[i]
+                let (image, label) = c.volumes
+                var one = augmentation
+                one.samples = 1
+                let p = one.patches(image: image, label: label, rng: &rng)[0]
+                let patch = c.replacing(image: p.image, label: p.label)
+                var flat = LabeledImage(id: c.id, patient: c.patient, channels: patch.channels, shape: Array(patch.shape.dropFirst()),
+                                        spacing: Array(patch.spacing.dropFirst()), pixels: patch.pixels, labels: patch.labels)
+                flat.unannotated = c.unannotated
+                return flat
+            }
         case .patches(let augmentation):
             return indices.flatMap { i -> [LabeledImage] in
                 var rng = RNG(seed, UInt64(epoch), UInt64(i), 0x7061_7463)   // "patc"
@@ -78,6 +93,24 @@ enum TrainingBatches {
         }
     }
 
+    /// What an epoch iterates over: the cases, or for slice sampling every axial slice of every case as a
+    /// depth-1 volume ("<case>@<z>").
+    static func items(_ cases: [LabeledImage], task: SegmentationTask) -> [LabeledImage] {
+        guard case .slices = task.sampling else { return cases }
+        return cases.flatMap { c -> [LabeledImage] in
+            let plane = c.shape[1] * c.shape[2], n = c.voxels
+            return (0..<c.shape[0]).map { z in
+                var pixels: [Float] = []
+                pixels.reserveCapacity(c.channels * plane)
+                for ch in 0..<c.channels { pixels += c.pixels[(ch * n + z * plane)..<(ch * n + (z + 1) * plane)] }
+                var s = LabeledImage(id: "\(c.id)@\(z)", patient: c.patient, channels: c.channels, shape: [1, c.shape[1], c.shape[2]],
+                                     spacing: c.spacing, pixels: pixels, labels: Array(c.labels[(z * plane)..<((z + 1) * plane)]))
+                s.unannotated = c.unannotated
+                return s
+            }
+        }
+    }
+
     /// One error before training when the cases do not fit the sampling: patches need 3D cases at least as large
     /// as the patch, whole-image batches need one common size.
     static func check(_ cases: [LabeledImage], task: SegmentationTask, dataset: String) throws {
@@ -86,6 +119,14 @@ enum TrainingBatches {
             guard let first = cases.first else { return }
             if let odd = cases.first(where: { $0.shape != first.shape || $0.channels != first.channels }) {
                 throw RunError("\(dataset): case \(odd.id) is \(odd.channels)×\(odd.shape) but \(first.id) is \(first.channels)×\(first.shape); whole-image batches need one size. Resize the data set, or give the task patch sampling.")
+            }
+        case .slices(let augmentation):
+            let patch = Array(augmentation.patch.reversed())
+            if let bad = cases.first(where: { $0.shape.count != 3 || $0.shape[1] < patch[1] || $0.shape[2] < patch[2] }) {
+                throw RunError("\(dataset): training case \(bad.id) is \(bad.shape) (z, y, x); slice sampling needs 3D cases whose slices are at least \(patch.dropFirst()) (y, x). Pad the volumes or choose a smaller patch.")
+            }
+            if augmentation.patch.count != 3 || augmentation.patch[2] != 1 {
+                throw RunError("\(dataset): slice sampling takes a patch of depth 1 (x, y, 1), got \(augmentation.patch)")
             }
         case .patches(let augmentation):
             // VolumeAugmentation's patch is (x, y, z); the cases' shapes are row-major (z, y, x).

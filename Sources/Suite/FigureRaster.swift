@@ -70,6 +70,20 @@ public enum FigureRaster {
         return Image2D(width: image.width, height: image.height, channels: 3, pixels: planes)
     }
 
+    /// Two RGB panels of one height side by side, a 4-pixel white gap between them.
+    public static func beside(_ a: Image2D, _ b: Image2D) -> Image2D {
+        precondition(a.height == b.height && a.channels == 3 && b.channels == 3, "beside: panels \(a.height) and \(b.height) high")
+        let gap = 4, w = a.width + gap + b.width, h = a.height
+        var pixels = [Float](repeating: 1, count: w * h * 3)
+        for c in 0..<3 {
+            for y in 0..<h {
+                for x in 0..<a.width { pixels[(c * h + y) * w + x] = a.pixels[(c * h + y) * a.width + x] }
+                for x in 0..<b.width { pixels[(c * h + y) * w + a.width + gap + x] = b.pixels[(c * h + y) * b.width + x] }
+            }
+        }
+        return Image2D(width: w, height: h, channels: 3, pixels: pixels)
+    }
+
     /// Nearest-neighbour enlargement by a whole factor, so that every pixel stays a visible square.
     public static func enlarged(_ image: Image2D, by f: Int) -> Image2D {
         guard f > 1 else { return image }

@@ -13,6 +13,9 @@ public enum Markdown {
         for section in report.sections {
             out += renderSection(section, report: report)
         }
+        if report.spec.audit {
+            out += PublishedAudit.of(paper: report.spec.paper, table: report.spec.table, in: report.catalogue).markdown(report: report)
+        }
         return out.joined(separator: "\n") + "\n"
     }
 
@@ -121,7 +124,7 @@ public enum Markdown {
                 let published = report.spec.published(row: r, dataset: dataset, metric: metric, in: report.catalogue)
                     .map { " (\(format($0.value, decimals: metric.decimals)))" } ?? ""
                 guard let stats = section.section.stats(row: r, dataset: dataset, metric: metric) else {
-                    return (section.section.runs(row: r, dataset: dataset).isEmpty ? "not run" : "no value") + published
+                    return (section.section.runs(row: r, dataset: dataset).isEmpty ? "not run yet" : "no value") + published
                 }
                 let check = section.check(row: r, dataset: dataset, metric: metric)
                 let mark = check.map { $0.status == .notEvaluable ? "" : " " + $0.status.mark } ?? ""
@@ -157,7 +160,7 @@ public enum Markdown {
         let publishedText = published.map { format($0.value, decimals: metric.decimals) } ?? "–"
         guard let stats = section.section.stats(row: r, dataset: dataset, metric: metric) else {
             let ran = !section.section.runs(row: r, dataset: dataset).isEmpty
-            return [publishedText, ran ? "no value" : "not run", "", CheckStatus.notEvaluable.mark]
+            return [publishedText, ran ? "no value" : "not run yet", "", CheckStatus.notEvaluable.mark]
         }
         let check = section.check(row: r, dataset: dataset, metric: metric)
         let delta = check?.delta.map { signed($0, decimals: metric.decimals) } ?? ""

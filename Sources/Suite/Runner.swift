@@ -101,6 +101,7 @@ public final class SegmentationRunner {
             throw RunError("\(label): the recipe's loss '\(r.loss)' does not fit the \(task.name) task; it accepts \(task.losses.joined(separator: ", "))")
         }
         try TrainingBatches.check(data.train, task: task, dataset: data.name)
+        let items = TrainingBatches.items(data.train, task: task)
         let pretrained = try plan.dependency.map { try weights(of: $0.plan, label: label + " · pre-training") }
         let model = plan.makeModel()
         model.initialize(seed: UInt64(plan.seed))
@@ -115,14 +116,14 @@ public final class SegmentationRunner {
             log("\(label): resuming after epoch \(state.epoch) (best val \(task.selectionMetric) \(fmt(state.bestScore)) at epoch \(state.bestEpoch))")
         }
         let rng = RNG(seed: UInt64(plan.seed)).fork("order")
-        let stepsPerEpoch = (data.train.count + r.batchSize - 1) / r.batchSize
+        let stepsPerEpoch = (items.count + r.batchSize - 1) / r.batchSize
         let bar = ProgressBar(label: label, total: r.maxEpochs * stepsPerEpoch, enabled: progress)
         bar.advance(to: state.epoch * stepsPerEpoch)
         let firstEpoch = state.epoch
         while !state.finished(maxEpochs: r.maxEpochs, patience: r.patience, validateEvery: r.validateEvery) {
             if budgetSpent(epochsThisCall: state.epoch - firstEpoch) { throw RunPaused(runId: id, epochsDone: state.epoch) }
             // The order of epoch e depends only on (seed, e), and so do its patches, so a resumed run sees the same batches.
-            var order = Array(data.train.indices)
+            var order = Array(items.indices)
             var erng = rng.fork(UInt64(state.epoch))
             erng.shuffle(&order)
             var lossSum: Double = 0
@@ -131,7 +132,7 @@ public final class SegmentationRunner {
             optimizer.learningRate = lr
             for s in 0..<stepsPerEpoch {
                 let idx = order[(s * r.batchSize)..<min((s + 1) * r.batchSize, order.count)]
-                let cases = TrainingBatches.draw(Array(idx), from: data.train, task: task, seed: UInt64(plan.seed), epoch: state.epoch)
+                let cases = TrainingBatches.draw(Array(idx), from: items, task: task, seed: UInt64(plan.seed), epoch: state.epoch)
                 let batch = Batching.make(ArraySlice(cases), output: task.output)
                 model.placeRandomness(seed: UInt64(plan.seed), phase: "fine-tune", epoch: state.epoch, step: s)
                 let out = model.forward(image: batch.images, text: plan.encodeText?(batch.texts))

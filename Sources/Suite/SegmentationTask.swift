@@ -23,6 +23,9 @@ public struct SegmentationTask: Sendable {
         case whole
         /// MONAI's `sliding_window_inference` over each case (one case at a time).
         case slidingWindow(SlidingWindow)
+        /// A 2D network on a 3D case: every axial slice (the first axis) through a 2D sliding window, the slices'
+        /// predictions stacked back into the volume (MOSMOS's U-Net rows are scored on whole volumes this way).
+        case slicewise(SlidingWindow)
     }
 
     /// How training batches are drawn from the training cases.
@@ -33,6 +36,16 @@ public struct SegmentationTask: Sendable {
         /// RandCropByPosNegLabeld with its flips, rotations and intensity jitter), so a batch holds
         /// batchSize × samples patches.
         case patches(VolumeAugmentation)
+        /// A 2D network on 3D cases: every axial slice of every training case is an item of the epoch, and each
+        /// batch cuts one augmented 2D patch from each of its slices (the augmentation's patch has depth 1).
+        case slices(VolumeAugmentation)
+    }
+
+    /// A structure that is scored: one class, or a named union of classes (BRATS's nested tumour regions).
+    public struct Structure: Sendable, Equatable {
+        public var name: String
+        public var labels: [Int32]
+        public init(name: String, labels: [Int32]) { self.name = name; self.labels = labels }
     }
 
     public var name: String
@@ -44,13 +57,23 @@ public struct SegmentationTask: Sendable {
     /// Whether test scoring adds HD95 per class (in mm, from each case's spacing). Validation never does: it only
     /// selects the checkpoint, by Dice.
     public var distances: Bool
+    /// What is scored, when not each foreground class: BRATS is trained on its classes and scored on the regions
+    /// TC, WT and ET that unite them.
+    public var regions: [Structure]
 
     public init(name: String, classes: [String], output: Output, inference: Inference = .whole,
-                sampling: Sampling = .wholeImages, distances: Bool = false) {
+                sampling: Sampling = .wholeImages, distances: Bool = false, regions: [Structure] = []) {
         precondition(classes.count >= 2, "a task needs the background and at least one class")
         precondition(output == .multiClass || classes.count == 2, "a binary task has exactly two classes")
+        precondition(regions.allSatisfy { $0.labels.allSatisfy { (1..<Int32(classes.count)).contains($0) } },
+                     "a region unites foreground classes of the task")
         self.name = name; self.classes = classes; self.output = output; self.inference = inference
-        self.sampling = sampling; self.distances = distances
+        self.sampling = sampling; self.distances = distances; self.regions = regions
+    }
+
+    /// The structures scored on a multi-class task, in column order: the regions, or every foreground class.
+    public var structures: [Structure] {
+        regions.isEmpty ? classes.indices.dropFirst().map { Structure(name: classes[$0], labels: [Int32($0)]) } : regions
     }
 
     /// LViT's binary 2D task, TMC's Tables 1 and 2: whole slices, per-image Dice and IoU at threshold 0.5, the

@@ -11,6 +11,8 @@ public struct ModelContext {
     public var imageSize: Int
     /// Width D of the frozen text encoder's features (384 for MiniLM-L6, 768 for BERT-base).
     public var textWidth: Int
+    /// Output channels the task reads (1 for binary, the classes with the background for multi-class).
+    public var outChannels: Int = 1
 }
 
 /// How one row of a table is built and trained. The target states these next to the paper's text.
@@ -21,9 +23,12 @@ public struct Method {
     public var usesText: Bool
     /// Vision-language pre-training before fine-tuning (CLIP, MAP, MGCA rows), per scale.
     public var pretrain: ((Scale) -> VLPPretrainSettings)?
+    /// The network's configuration in words, part of the run's id: a run of another architecture is another run
+    /// (and cannot resume from this one's checkpoint). Rows whose network is fixed by their name leave it nil.
+    public var architecture: ((ModelContext) -> String)?
     public init(_ row: RowSpec, usesText: Bool = false, pretrain: ((Scale) -> VLPPretrainSettings)? = nil,
-                make: @escaping (ModelContext) -> SegmentationModel) {
-        self.row = row; self.make = make; self.usesText = usesText; self.pretrain = pretrain
+                architecture: ((ModelContext) -> String)? = nil, make: @escaping (ModelContext) -> SegmentationModel) {
+        self.row = row; self.make = make; self.usesText = usesText; self.pretrain = pretrain; self.architecture = architecture
     }
 }
 
@@ -61,11 +66,24 @@ public struct Experiment {
     public var recipe: (Cell, Scale) -> Recipe
     /// Seeds run by default at each scale (`--seeds` overrides).
     public var defaultSeeds: [Scale: Int]
-    /// What the table segments and how it scores it.
-    public var task: SegmentationTask
+    /// What a cell segments and how it is scored: one task for a whole table (TMC), or per cell when the
+    /// backbones see the data differently (MOSMOS's 2D U-Net trains on slices, its UNETR on 3D patches).
+    public var task: (Cell, Scale) -> SegmentationTask
+    /// The data of one data set at one scale: the real folder under `--data-root` (the third argument) or a proxy.
+    public var data: (DatasetSpec, Scale, String?) throws -> LabeledSplits
+
     public init(spec: TableSpec, methods: [Method], task: SegmentationTask, defaultSeeds: [Scale: Int] = [.smoke: 1, .proxy: 1, .paper: 1],
                 recipe: @escaping (Cell, Scale) -> Recipe) {
+        self.init(spec: spec, methods: methods, task: { _, _ in task }, defaultSeeds: defaultSeeds, recipe: recipe) { ds, scale, root in
+            LabeledSplits(try DatasetProvider.load(ds.id, scale: scale, dataRoot: root))
+        }
+    }
+
+    public init(spec: TableSpec, methods: [Method], task: @escaping (Cell, Scale) -> SegmentationTask,
+                defaultSeeds: [Scale: Int] = [.smoke: 1, .proxy: 1, .paper: 1], recipe: @escaping (Cell, Scale) -> Recipe,
+                data: @escaping (DatasetSpec, Scale, String?) throws -> LabeledSplits) {
         self.spec = spec; self.methods = methods; self.task = task; self.recipe = recipe; self.defaultSeeds = defaultSeeds
+        self.data = data
     }
 }
 
@@ -162,7 +180,7 @@ public enum TableMain {
             var done = 0, skipped = 0
             let total = datasets.count * methods.count * seeds
             cells: for ds in datasets {
-                let data = LabeledSplits(try DatasetProvider.load(ds.id, scale: scale, dataRoot: o.dataRoot))
+                let data = try exp.data(ds, scale, o.dataRoot)
                 for m in methods {
                     for seed in 0..<seeds {
                         let cell = Cell(method: m.row.method, dataset: ds.id, variant: m.row.variant, parameters: m.row.pinned)
@@ -175,20 +193,23 @@ public enum TableMain {
                         if let e = encoder { hyper["text_encoder"] = e.name }
                         let pretrain = m.pretrain?(scale)
                         if let p = pretrain { hyper["pretrain"] = VLPPretraining.describe(p) }
+                        let task = exp.task(cell, scale)
+                        let channels = data.train.first?.channels ?? 1
+                        let size = data.train.first?.shape.last ?? scale.imageSize
+                        let context = ModelContext(scale: scale, inChannels: channels, imageSize: size, textWidth: encoder?.width ?? 384,
+                                                   outChannels: task.outputChannels)
+                        if let describe = m.architecture { hyper["model"] = describe(context) }
                         let config = RunConfig(paper: exp.spec.paper, table: exp.spec.table, method: cell.method,
                                                dataset: cell.dataset, variant: cell.variant, scale: scale.rawValue,
                                                seed: seed, dataSource: source, hyperparameters: hyper)
-                        let channels = data.train.first?.channels ?? 1
-                        let size = data.train.first?.shape.last ?? scale.imageSize
-                        let context = ModelContext(scale: scale, inChannels: channels, imageSize: size, textWidth: encoder?.width ?? 384)
                         let dependency = try pretrain.map { settings -> Dependency in
                             guard let e = encoder else { throw RunError("\(m.row.display): pre-training needs a text encoder") }
                             return try VLPPretraining.dependency(method: m, settings: settings, fineTuning: config, context: context,
                                                                  data: data, textEncoder: e.name, encode: e.encode)
                         }
-                        let plan = RunPlan(config: config, cell: cell, recipe: recipe, scale: scale, seed: seed, task: exp.task,
+                        let plan = RunPlan(config: config, cell: cell, recipe: recipe, scale: scale, seed: seed, task: task,
                                            makeModel: { m.make(context) }, encodeText: encoder?.encode, dependency: dependency)
-                        let label = "[\(done + skipped + 1)/\(total)] \(m.row.display) · \(ds.display) · seed \(seed)"
+                        let label = "[\(done + skipped + 1)/\(total)] \(m.row.id) · \(ds.display) · seed \(seed)"
                         do {
                             if try runner.run(plan, data: data, force: o.force, label: label) { done += 1 } else { skipped += 1 }
                         } catch let p as RunPaused {

@@ -112,10 +112,13 @@ public struct TableSpec {
     /// Hyperparameters that a run's row depends on besides its method and variant (label ratio, λ, patch size):
     /// a run belongs to the row whose `pinned` values equal its own for every swept key (absent equals absent).
     public var sweeps: [String]
+    /// Whether the page audits the printed table (averages and p-values recomputed from its cells: PublishedAudit).
+    public var audit: Bool
 
     public init(paper: String, table: String, target: String, title: String, page: String, rows: [RowSpec],
                 datasets: [DatasetSpec], metrics: [MetricSpec], claims: [Claim] = [], curve: CurveSpec? = CurveSpec(),
-                publishedVersion: String? = nil, runCommand: String? = nil, grid: [RunConfig]? = nil, sweeps: [String] = []) {
+                publishedVersion: String? = nil, runCommand: String? = nil, grid: [RunConfig]? = nil, sweeps: [String] = [],
+                audit: Bool = false) {
         self.paper = paper
         self.table = table
         self.target = target
@@ -130,6 +133,7 @@ public struct TableSpec {
         self.runCommand = runCommand
         self.grid = grid
         self.sweeps = sweeps
+        self.audit = audit
         for r in rows where !Set(r.pinned.keys).isSubset(of: Set(sweeps)) {
             preconditionFailure("\(target): row \(r.id) pins \(r.pinned.keys.sorted()) but the table sweeps only \(sweeps)")
         }

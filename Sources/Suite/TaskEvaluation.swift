@@ -25,7 +25,7 @@ public enum TaskEvaluation {
         var out: [CasePrediction] = []
         withoutGrad {
             var i = 0
-            let step: Int = { if case .slidingWindow = task.inference { return 1 } else { return batchSize } }()
+            let step: Int = { if case .whole = task.inference { return batchSize } else { return 1 } }()
             while i < cases.count {
                 let j = min(i + step, cases.count)
                 let b = Batching.make(cases[i..<j], output: task.output)
@@ -36,12 +36,24 @@ public enum TaskEvaluation {
                     logits = model.forward(image: b.images, text: text).logits
                 case .slidingWindow(let window):
                     logits = window(b.images) { model.forward(image: $0, text: text).logits }
+                case .slicewise(let window):
+                    logits = slicewise(b.images, window) { model.forward(image: $0, text: text).logits }
                 }
                 out.append(contentsOf: decode(logits, count: j - i, output: task.output))
                 i = j
             }
         }
         return out
+    }
+
+    /// A 2D network's logits for a volume [1, C, D, H, W]: the slices as a batch the window walks one by one
+    /// (each slice's windows in one forward), [1, K, D, H, W] back.
+    static func slicewise(_ volume: Tensor, _ window: SlidingWindow, _ net: (Tensor) -> Tensor) -> Tensor {
+        precondition(volume.rank == 5 && volume.shape[0] == 1, "slice-wise inference takes one volume, got \(volume.shape)")
+        let (c, d, h, w) = (volume.shape[1], volume.shape[2], volume.shape[3], volume.shape[4])
+        let slices = volume.reshaped([c, d, h, w]).permuted(1, 0, 2, 3)
+        let logits = window(slices, net)   // [D, K, H, W]
+        return logits.permuted(1, 0, 2, 3).reshaped([1, logits.shape[1], d, h, w])
     }
 
     static func decode(_ logits: Tensor, count: Int, output: SegmentationTask.Output) -> [CasePrediction] {
@@ -83,13 +95,15 @@ public enum TaskEvaluation {
                 rows.append(CaseMetric(caseId: s.id, metric: "mIoU", value: Double(m.iou) * 100))
             case .labels(let labels):
                 var dices: [Double] = []
-                for c in 1..<task.classes.count where !s.unannotated.contains(Int32(c)) {
-                    let name = task.classes[c]
-                    guard let d = LabelMapMetrics.dice(prediction: labels, truth: s.labels, label: Int32(c)) else { continue }
+                for structure in task.structures where !structure.labels.contains(where: s.unannotated.contains) {
+                    let name = structure.name
+                    // A region is scored as the class 1 of its indicator maps.
+                    let (p, t, l): ([Int32], [Int32], Int32) = structure.labels.count == 1 ? (labels, s.labels, structure.labels[0])
+                        : (labels.map { structure.labels.contains($0) ? 1 : 0 }, s.labels.map { structure.labels.contains($0) ? 1 : 0 }, 1)
+                    guard let d = LabelMapMetrics.dice(prediction: p, truth: t, label: l) else { continue }
                     dices.append(d * 100)
                     rows.append(CaseMetric(caseId: s.id, metric: "Dice:" + name, value: d * 100))
-                    if distances, let h = LabelMapMetrics.hd95(prediction: labels, truth: s.labels, shape: s.shape,
-                                                               spacing: s.spacing, label: Int32(c)) {
+                    if distances, let h = LabelMapMetrics.hd95(prediction: p, truth: t, shape: s.shape, spacing: s.spacing, label: l) {
                         rows.append(CaseMetric(caseId: s.id, metric: "HD95:" + name, value: h))
                     }
                 }
@@ -110,7 +124,7 @@ public enum TaskEvaluation {
             var out: [String: Double] = [:]
             for metric in ["Dice", "HD95"] {
                 var classMeans: [Double] = []
-                for name in task.classes.dropFirst() {
+                for name in task.structures.map(\.name) {
                     let m = mean(rows, metric + ":" + name)
                     guard !m.isNaN else { continue }
                     out[metric + ":" + name] = m

@@ -12,7 +12,7 @@ struct Repro: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "repro",
         abstract: "Reproduction suite for TMC and MOSMOS: reports, checks, model descriptions, scoring, text embedding.",
-        subcommands: [Report.self, Check.self, Export.self, Describe.self, Evaluate.self, Embed.self, Doctor.self, CodeVersionCommand.self])
+        subcommands: [Report.self, Check.self, Export.self, Describe.self, ProxyCommand.self, Evaluate.self, Embed.self, Doctor.self, CodeVersionCommand.self])
 }
 
 /// The table and figure executables built beside this one, in name order.

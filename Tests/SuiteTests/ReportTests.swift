@@ -97,7 +97,7 @@ final class ReportTests: XCTestCase {
         let page = Markdown.render(report)
         XCTAssertTrue(page.contains("## No runs yet"))
         XCTAssertTrue(page.contains("Run `swift run -c release Table1_TMC` to fill this table."))
-        XCTAssertTrue(page.contains("| UNet | 79.94 | not run |  | – | 69.58 | not run |  | – |"))
+        XCTAssertTrue(page.contains("| UNet | 79.94 | not run yet |  | – | 69.58 | not run yet |  | – |"))
         XCTAssertEqual(report.summary.sections, [])
     }
 
@@ -124,7 +124,7 @@ final class ReportTests: XCTestCase {
         XCTAssertTrue(page.contains("- ✓ when |reproduced − reference| ≤ max(3.0 · sd of the reference, floor); floors: Dice 3.50, mIoU 5.50."))
         XCTAssertTrue(page.contains("> Not yet in the table: 1 running, 0 failed."))
         XCTAssertTrue(page.contains("![Bars](figures/b.svg)"))
-        XCTAssertTrue(page.contains("| TMC (ours) | 84.77 | not run |  | – |"))
+        XCTAssertTrue(page.contains("| TMC (ours) | 84.77 | not run yet |  | – |"))
     }
 
     func testFormatting() {
