@@ -40,7 +40,7 @@ let package = Package(
         .target(name: "TMC", dependencies: ["Suite"], swiftSettings: v5),
         // MOSMOS's backbones, recipe, rows and data, shared by its table targets.
         .target(name: "MOSMOS", dependencies: ["Suite"], swiftSettings: v5),
-        .executableTarget(name: "repro", dependencies: ["Suite", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: v5),
+        .executableTarget(name: "repro", dependencies: ["Suite", "MOSMOS", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: v5),
         .executableTarget(name: "Table1_TMC", dependencies: ["Suite", "TMC"], swiftSettings: v5),
         .executableTarget(name: "Table2_Ablation", dependencies: ["Suite", "TMC"], swiftSettings: v5),
         .executableTarget(name: "Table2_BTCV", dependencies: ["Suite", "MOSMOS"], swiftSettings: v5),

@@ -20,7 +20,7 @@ public enum BrainProxy {
         static let edema: [Float] = [1.00, 0.50, 0.50, 0.85]
         static let necrosis: [Float] = [0.60, 0.25, 0.25, 0.95]
         static let nonEnhancing: [Float] = [0.80, 0.45, 0.45, 0.75]
-        static let enhancing: [Float] = [0.85, 0.50, 1.20, 0.70]
+        static let enhancing: [Float] = [0.75, 0.50, 1.40, 0.55]
         /// Choroid plexus and dural vessels enhance too, without being tumour.
         static let enhancingVessel: [Float] = [0.50, 0.55, 1.10, 0.60]
     }

@@ -205,7 +205,11 @@ public enum MOSMOSData {
     /// The real set: every labelled case, split 70/10/20 by a seeded permutation of the ids (MOSMOS, following
     /// its [11]; the paper lists no ids), preprocessed as UNETR's recipe does, at the proxy's spacing below paper scale.
     static func loadReal(_ kind: VolumeProxyKind, root: URL, scale: Scale) throws -> LabeledSplits {
-        let dir = root.appendingPathComponent(kind.rawValue)
+        // The data set's folder as the tables name it (BTCV) or in lower case (btcv), as the challenges ship them.
+        let named = [kind.rawValue, kind.rawValue.lowercased()].map { root.appendingPathComponent($0) }
+        guard let dir = named.first(where: { FileManager.default.fileExists(atPath: $0.path) }) else {
+            throw RunError("--data-root \(root.path) has no folder \(kind.rawValue) (or \(kind.rawValue.lowercased())). Put the data set there in its release layout (see README, Data), or run without --data-root on the proxy.")
+        }
         let set: VolumeDataSet
         do {
             switch kind {

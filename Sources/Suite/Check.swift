@@ -46,6 +46,9 @@ public struct RealTolerance: Codable, Equatable, Sendable {
     }
 }
 
+/// The family of a per-class metric id: "Dice" for "Dice:Spl".
+func metricFamily(_ id: String) -> String { String(id.prefix { $0 != ":" }) }
+
 /// tolerance = max(k · sd over seeds, floor[metric]).
 public struct ProxyTolerance: Codable, Equatable, Sendable {
     public var k: Double
@@ -58,8 +61,9 @@ public struct ProxyTolerance: Codable, Equatable, Sendable {
         self.why = why
     }
 
+    /// A per-class metric ("Dice:Spl") takes its family's floor ("Dice") unless it has its own.
     public func tolerance(metric: String, sd: Double?) -> Double? {
-        guard let minimum = floor[metric] else { return nil }
+        guard let minimum = floor[metric] ?? floor[metricFamily(metric)] else { return nil }
         return max(k * (sd ?? 0), minimum)
     }
 }
@@ -224,7 +228,7 @@ public enum Checks {
         case .real:
             basis = .published
             expected = spec.published(row: row, dataset: dataset, metric: metric, in: catalogue)?.value
-            tolerance = tableTolerance?.real[metric.id]?.absolute
+            tolerance = (tableTolerance?.real[metric.id] ?? tableTolerance?.real[metricFamily(metric.id)])?.absolute
             if expected == nil { reason = "no published value" }
         case .proxy:
             basis = .reference

@@ -2,8 +2,17 @@ import Foundation
 
 public enum FigureBuilder {
     public static func figures(spec: TableSpec, section: TableSection, catalogue: PublishedCatalogue) -> [(String, Figure)] {
-        var figures = spec.metrics.map { metric in
+        // A many-class table gets one bar figure per class-averaged metric and one per family of class metrics
+        // (the classes side by side), not one per class.
+        var figures = spec.metrics.filter { $0.isClassAverage || !spec.metrics.contains(where: \.isClassAverage) }.map { metric in
             (metric.id, bars(spec: spec, section: section, metric: metric, catalogue: catalogue))
+        }
+        var families: [String] = []
+        for m in spec.metrics where !m.isClassAverage && spec.metrics.contains(where: \.isClassAverage) && !families.contains(m.published) {
+            families.append(m.published)
+        }
+        for family in families {
+            figures.append(("\(family)-per-class", perClass(spec: spec, section: section, family: family, catalogue: catalogue)))
         }
         if let curve = spec.curve {
             figures.append(("curves", curves(spec: spec, section: section, curve: curve)))
@@ -24,6 +33,33 @@ public enum FigureBuilder {
         let origin = "(\(section.dataSource.rawValue), \(section.scale))"
         return Figure(title: "\(spec.title): \(metric.display), published vs reproduced \(origin)",
                       yLabel: metric.display, content: .bars(panels))
+    }
+
+    /// One panel per data set and backbone: the classes as categories, published and reproduced values of every
+    /// row that has runs.
+    public static func perClass(spec: TableSpec, section: TableSection, family: String, catalogue: PublishedCatalogue) -> Figure {
+        let metrics = spec.metrics.filter { !$0.isClassAverage && $0.published == family }
+        var backbones: [String] = []
+        for r in spec.rows where !backbones.contains(r.backbone) { backbones.append(r.backbone) }
+        let panels = spec.datasets.flatMap { dataset in
+            backbones.compactMap { backbone -> BarPanel? in
+                let rows = spec.rows.filter { $0.backbone == backbone && !section.runs(row: $0, dataset: dataset).isEmpty }
+                guard !rows.isEmpty else { return nil }
+                let series = rows.flatMap { row -> [BarSeries] in
+                    let stats = metrics.map { section.stats(row: row, dataset: dataset, metric: $0) }
+                    let label = rows.count > 1 ? " · \(row.display)" : ""
+                    return [BarSeries(name: "published" + label,
+                                      values: metrics.map { spec.published(row: row, dataset: dataset, metric: $0, in: catalogue)?.value }),
+                            BarSeries(name: "reproduced (\(section.dataSource.rawValue))" + label, values: stats.map { $0?.mean },
+                                      errors: stats.map { $0?.sd })]
+                }
+                let title = [dataset.display, backbone].filter { !$0.isEmpty }.joined(separator: " · ")
+                return BarPanel(title: title + (rows.count == 1 ? " · \(rows[0].display)" : ""), categories: metrics.map(\.display), series: series)
+            }
+        }
+        let origin = "(\(section.dataSource.rawValue), \(section.scale))"
+        return Figure(title: "\(spec.title): \(family) per class, published vs reproduced \(origin)",
+                      yLabel: family, content: .bars(panels))
     }
 
     public static func curves(spec: TableSpec, section: TableSection, curve: CurveSpec) -> Figure {

@@ -187,17 +187,19 @@ public enum Markdown {
         var lines: [String] = []
         switch section.section.dataSource {
         case .real:
-            for metric in report.spec.metrics {
-                guard let t = table.real[metric.id] else { continue }
+            for metric in report.spec.metrics where metric.isClassAverage || !report.spec.metrics.contains(where: \.isClassAverage) {
+                guard let t = table.real[metric.id] ?? table.real[metricFamily(metric.id)] else { continue }
                 let bound = format(t.absolute, decimals: metric.decimals)
                 lines.append("- \(metric.display): ✓ when |reproduced − published| ≤ \(bound). \(t.why)")
             }
         case .proxy:
             let k = format(table.proxy.k, decimals: 1)
             lines.append("- ✓ when |reproduced − reference| ≤ max(\(k) · sd of the reference, floor); "
-                         + "floors: " + report.spec.metrics.compactMap { m in
-                             table.proxy.floor[m.id].map { "\(m.display) \(format($0, decimals: m.decimals))" }
-                         }.joined(separator: ", ") + ". \(table.proxy.why)")
+                         + "floors: " + report.spec.metrics.filter { $0.isClassAverage || !report.spec.metrics.contains(where: \.isClassAverage) }
+                         .compactMap { m in
+                             (table.proxy.floor[m.id] ?? table.proxy.floor[metricFamily(m.id)]).map { "\(m.display) \(format($0, decimals: m.decimals))" }
+                         }.joined(separator: ", ") + (report.spec.metrics.contains { !$0.isClassAverage } ? " (each class as its average)" : "")
+                         + ". \(table.proxy.why)")
         }
         let missing = section.checks.filter { $0.status == .notEvaluable }.compactMap(\.reason)
         if let reason = Set(missing).sorted().first {

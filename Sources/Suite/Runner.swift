@@ -97,6 +97,9 @@ public final class SegmentationRunner {
         guard !data.train.isEmpty, !data.val.isEmpty, !data.test.isEmpty else {
             throw RunError("\(data.name) (\(data.source)) has an empty split: train \(data.train.count), val \(data.val.count), test \(data.test.count). Each split needs at least one case.")
         }
+        guard data.classes.count == task.classes.count else {
+            throw RunError("\(data.name) (\(data.source)) has \(data.classes.count) classes with the background (\(data.classes.joined(separator: ", "))) but the \(task.name) task scores \(task.classes.count) (\(task.classes.joined(separator: ", "))); the data set is not the one this table expects")
+        }
         guard task.losses.contains(r.loss) else {
             throw RunError("\(label): the recipe's loss '\(r.loss)' does not fit the \(task.name) task; it accepts \(task.losses.joined(separator: ", "))")
         }

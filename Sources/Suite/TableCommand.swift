@@ -13,6 +13,11 @@ public struct ModelContext {
     public var textWidth: Int
     /// Output channels the task reads (1 for binary, the classes with the background for multi-class).
     public var outChannels: Int = 1
+
+    public init(scale: Scale, inChannels: Int, imageSize: Int, textWidth: Int, outChannels: Int = 1) {
+        self.scale = scale; self.inChannels = inChannels; self.imageSize = imageSize; self.textWidth = textWidth
+        self.outChannels = outChannels
+    }
 }
 
 /// How one row of a table is built and trained. The target states these next to the paper's text.
@@ -108,6 +113,8 @@ public struct TableOptions: ParsableArguments {
     public var textEncoder: String?
     @Option(help: "Weight λ of auxiliary losses (TMC's alignment loss: L = BCE + λ·L_align). Default: the table's recipe.")
     public var lambda: Float?
+    @Option(name: .customLong("learning-rate"), help: "Override the recipe's learning rate (a pilot's grid; the rate is part of the run id). Default: the table's recipe.")
+    public var learningRate: Float?
     @Flag(help: "Rerun cells that already finished.")
     public var force = false
     @Flag(name: .customLong("report-only"), help: "Render the report from the store without training.")
@@ -186,6 +193,7 @@ public enum TableMain {
                         let cell = Cell(method: m.row.method, dataset: ds.id, variant: m.row.variant, parameters: m.row.pinned)
                         var recipe = exp.recipe(cell, scale)
                         if let l = o.lambda, recipe.auxWeight != 0 { recipe.auxWeight = l }
+                        if let lr = o.learningRate { recipe.learningRate = lr }
                         let source: DataSource = o.dataRoot == nil ? .proxy : .real
                         var hyper = recipe.asDictionary.merging(cell.parameters) { _, swept in swept }
                         hyper["data"] = data.source

@@ -1,6 +1,7 @@
 import Foundation
 import ArgumentParser
 import Suite
+import MOSMOS
 import Models
 import Metrics
 import Data
@@ -94,6 +95,23 @@ struct Describe: ParsableCommand {
                 return (try? ModelRegistry.make(name: e.name, scale: s, inChannels: 1, imageSize: s.imageSize))?.parameterCount ?? 0
             }
             print(e.displayName.padding(toLength: 14, withPad: " ", startingAt: 0) + " \(millions(counts[0]))   \(millions(counts[1]))   \(e.reference)")
+        }
+        // MOSMOS's fine-tuning backbones, for BTCV (1 channel, 14 classes): paper 96³ / 96², proxy 32³ / 32².
+        print("")
+        print("MOSMOS backbone".padding(toLength: 24, withPad: " ", startingAt: 0) + "  paper       proxy       reference")
+        let counts: [(String, Int, Int, String)] = [
+            ("UNETR (ViT-B/16)", Backbone.unetr, "MONAI 1.6.1 UNETR: 92,802,478 at paper scale"),
+            ("U-Net (ResNet-50)", Backbone.unet, "smp-style U-Net, torchvision ResNet-50: 32,516,718"),
+        ].map { name, b, ref in
+            let n = [Scale.paper, .proxy].map { s in
+                b.model(ModelContext(scale: s, inChannels: 1, imageSize: b.crop(s), textWidth: 0, outChannels: 14)).parameterCount
+            }
+            return (name, n[0], n[1], ref)
+        } + [("U-Net (CLIP RN50)", ResNetUNet(ResNetUNetConfig(encoder: .clip)).parameterCount,
+              ResNetUNet(ResNetUNetConfig(layers: [1, 1, 1, 1], encoder: .clip)).parameterCount,
+              "CLIP ModifiedResNet-50 without attnpool: 32,541,646")]
+        for (name, paper, proxy, ref) in counts {
+            print(name.padding(toLength: 24, withPad: " ", startingAt: 0) + " \(millions(paper)) \(millions(proxy))   \(ref)")
         }
     }
 }

@@ -68,6 +68,28 @@ final class EndToEndTests: XCTestCase {
         XCTAssertEqual(try countRows(db, "SELECT COUNT(*) FROM case_metrics"), before)
     }
 
+    /// MOSMOS's three fine-tuning tables at smoke scale: 3D proxies → UNETR on patches and the ResNet U-Net on slices
+    /// → per-class Dice (and HD95 for MMWHS) → pages with the audit → `repro check` against the committed reference.
+    func testMOSMOSTablesSmokeEndInPassingCheck() throws {
+        let dir = try makeTemporaryDirectory(self)
+        let db = dir.appendingPathComponent("results.sqlite")
+        let common = ["--scale", "smoke", "--seeds", "1", "--db", db.path, "--no-progress"]
+        for target in ["Table2_BTCV", "Table3_MMWHS", "Table6_BRATS"] { try run(target, common) }
+        XCTAssertEqual(try countRows(db, "SELECT COUNT(*) FROM runs WHERE status = 'finished' AND paper = 'MOSMOS'"), 2 + 2 + 1)
+        // Per case and organ: BTCV's smoke test split has 2 volumes; HD95 only where the table prints it.
+        XCTAssertGreaterThan(try countRows(db, "SELECT COUNT(*) FROM case_metrics WHERE metric LIKE 'Dice:%'"), 2 * 2 * 10)
+        XCTAssertGreaterThan(try countRows(db, "SELECT COUNT(*) FROM case_metrics WHERE metric LIKE 'HD95:%'"), 0)
+        XCTAssertEqual(try countRows(db, "SELECT COUNT(*) FROM case_metrics WHERE metric IN ('Dice:TC', 'Dice:WT', 'Dice:ET')") > 0, true)
+        let checked = try run("repro", ["check", "--db", db.path])
+        XCTAssertTrue(checked.contains("Table2_BTCV: 28 of 28 cells within tolerance, 0 outside, 0 not evaluable"), checked)
+        XCTAssertTrue(checked.contains("Table3_MMWHS: 32 of 32 cells within tolerance, 0 outside, 0 not evaluable"), checked)
+        XCTAssertTrue(checked.contains("Table6_BRATS: 4 of 4 cells within tolerance, 0 outside, 0 not evaluable"), checked)
+        let page = try String(contentsOf: dir.appendingPathComponent("Table2_BTCV.md"), encoding: .utf8)
+        XCTAssertTrue(page.contains("| MOSMOS · UNETR (ViT-B/16) | 80.36 | not run yet |"), page)
+        XCTAssertTrue(page.contains("## Published table audit"), page)
+        XCTAssertTrue(page.contains("| 0.027 | 0.0266 (exact) |"), page)
+    }
+
     func testKilledRunResumesToTheSameNumbers() throws {
         // Separate folders: checkpoints live beside the store and are keyed by the run's config hash.
         let a = try makeTemporaryDirectory(self).appendingPathComponent("a.sqlite")
