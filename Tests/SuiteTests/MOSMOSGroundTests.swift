@@ -123,6 +123,9 @@ final class MOSMOSGroundTests: XCTestCase {
         XCTAssertEqual(proxy.lrSchedule, .linearWarmupCosine(warmup: 2, total: 60))
         XCTAssertEqual(proxy.validateEvery, 6)
         XCTAssertEqual(proxy.patience, 60, "no early stopping: every epoch runs")
+        // The proxy pilot's rates (Papers/MOSMOS/datasets.md §7), the paper's at paper scale.
+        XCTAssertEqual(proxy.learningRate, 3e-4)
+        XCTAssertEqual(MOSMOSRecipe.recipe(unet, .proxy, epochs: [.unet: 12]).learningRate, MOSMOSRecipe.proxyLearningRates[.unet])
         let model = Backbone.unetr.model(ModelContext(scale: .paper, inChannels: 1, imageSize: 96, textWidth: 0, outChannels: 14))
         XCTAssertEqual((model as! UNETR).parameterCount, 92_802_478)
     }
