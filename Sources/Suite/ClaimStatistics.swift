@@ -38,7 +38,7 @@ extension ResultLookup {
         let sign = m.higherIsBetter ? 1.0 : -1.0
         func bySeed(_ row: RowSpec) -> [Int: [String: Double]] {
             var out: [Int: [String: Double]] = [:]
-            for run in section.runs(row: row, dataset: d) { out[run.record.config.seed] = run.cases[m.id] ?? [:] }
+            for run in section.runs(row: row, dataset: d) { out[run.record.config.seed] = run.caseValues(m) }
             return out
         }
         let a = bySeed(rb), b = bySeed(rw)
@@ -59,6 +59,23 @@ extension ResultLookup {
                                 interval: PairedTests.twoLevelBootstrap(rows, seed: seed &+ 1), p: p, adjustedP: p,
                                 minimumDetectable: PairedTests.minimumDetectableEffect(caseMeans: means),
                                 cases: rows.count, seeds: seeds.count)
+    }
+}
+
+extension RunResult {
+    /// Per-case values of `metric`: as stored, or, for a class average the runner did not store per case (HD95),
+    /// each case's mean over its defined class values ("HD95:c"), the rule by which the per-case "Dice" is stored.
+    func caseValues(_ metric: MetricSpec) -> [String: Double] {
+        if let stored = cases[metric.id], !stored.isEmpty { return stored }
+        guard metric.isClassAverage else { return [:] }
+        var sums: [String: (Double, Int)] = [:]
+        for (name, values) in cases where name.hasPrefix(metric.id + ":") {
+            for (caseId, v) in values where v.isFinite {
+                let (s, n) = sums[caseId] ?? (0, 0)
+                sums[caseId] = (s + v, n + 1)
+            }
+        }
+        return sums.mapValues { $0.0 / Double($0.1) }
     }
 }
 

@@ -85,6 +85,8 @@ public struct PublishedAudit: Equatable {
         return lines + [""]
     }
 
+    func pText(_ p: Double) -> String { p < 0.0001 ? "< 0.0001" : String(format: "%.4f", p) }
+
     /// Our runs tested both ways, for the pairs the paper tests and the pairs our claims compare.
     func ours(_ report: TableReport) -> [String] {
         let spec = report.spec
@@ -125,10 +127,10 @@ public struct PublishedAudit: Equatable {
                     let paired = lookup.paired(better: a.id, worse: b.id, dataset: dataset.id, metric: metric, claim: "audit")
                     let sign = avg.higherIsBetter ? 1.0 : -1.0
                     let casesText = paired.map {
-                        "\(String(format: "%.4f", $0.p)) (\($0.cases)), [\(Markdown.formatNumber(sign * $0.interval.lower)), \(Markdown.formatNumber(sign * $0.interval.upper))]"
+                        "\(pText($0.p)) (\($0.cases)), [\(Markdown.formatNumber(min(sign * $0.interval.lower, sign * $0.interval.upper))), \(Markdown.formatNumber(max(sign * $0.interval.lower, sign * $0.interval.upper)))]"
                     } ?? "no shared cases"
                     lines.append("| \(label) | \(name) | \(metric) | \(Markdown.signed(ma.mean - mb.mean, decimals: 2)) | "
-                                 + "\(w.pValue.isNaN ? "undefined" : String(format: "%.4f", w.pValue)) (\(w.n)) | \(casesText) |")
+                                 + "\(w.pValue.isNaN ? "undefined" : pText(w.pValue)) (\(w.n)) | \(casesText) |")
                 }
             }
         }
