@@ -121,11 +121,11 @@ public enum AbdomenProxy {
             let bladder = Solid.ellipsoid(at(0, 25, -125, upper: false),
                                           Point3(38, 30, 28) * rng.volumeFactor(cv: 0.4).squareRoot(),
                                           wobble: Wobble(amplitude: 0.06, wavelength: 60, rng: &rng))
-            canvas.paint(bladder, label: mri ? nil : label("bladder"), v(.fluid))
+            canvas.paint(bladder, label: mri ? 0 : label("bladder"), v(.fluid))
             let male = rng.bernoulli(0.5)
             let organ = male ? Solid.ellipsoid(at(0, 5, -150, upper: false), Point3(20, 16, 18))
                              : Solid.ellipsoid(at(0, -5, -105, upper: false), Point3(28, 22, 38), Rotation(pitch: 0.5))
-            canvas.paint(organ, label: mri ? nil : label("prostate/uterus"), v(male ? .prostate : .uterus, male ? 1 : enhance))
+            canvas.paint(organ, label: mri ? 0 : label("prostate/uterus"), v(male ? .prostate : .uterus, male ? 1 : enhance))
         }
 
         // Liver: right lobe and left lobe; colorectal metastases in a third of patients, fatty change in some.
@@ -176,9 +176,10 @@ public enum AbdomenProxy {
         }
         // Duodenum: the C-loop around the pancreatic head (labelled in AMOS only).
         let duodenum = [at(5, 35, 25), at(40, 15, 15), at(50, -5, -10), at(35, -10, -35), at(-5, -10, -40), at(-25, -5, -20)]
+        // Where a layout does not label a structure it is background (0), not whatever was painted there before.
         canvas.paint(.tube(duodenum, radius: 12, wobble: Wobble(amplitude: 0.1, wavelength: 30, rng: &rng)),
-                     label: label("duodenum"), v(.bowelWall, enhance))
-        canvas.paint(.tube(duodenum, radius: 6), label: label("duodenum"), v(.fluid))
+                     label: label("duodenum") ?? 0, v(.bowelWall, enhance))
+        canvas.paint(.tube(duodenum, radius: 6), label: label("duodenum") ?? 0, v(.fluid))
         // Pancreas: head in the C-loop, lower; body and tail rise to the splenic hilum. Lobulated.
         let pw = Wobble(amplitude: 0.15, wavelength: 18, rng: &rng)
         let pancreasTexture = Wobble(amplitude: 12, wavelength: 10, rng: &rng)
@@ -200,14 +201,14 @@ public enum AbdomenProxy {
         let bifurcation = at(-12, spineY / s.y + 30, -95, upper: false)
         canvas.paint(.tube([Point3(bifurcation.x, bifurcation.y, zTop), bifurcation], radius: ar), label: label("aorta"), v(.aorta, enhance))
         for side in [-1.0, 1.0] {
-            canvas.paint(.tube([bifurcation, bifurcation + Point3(side * 35, 10, -80)], radius: ar * 0.6), label: nil, v(.aorta, enhance))
+            canvas.paint(.tube([bifurcation, bifurcation + Point3(side * 35, 10, -80)], radius: ar * 0.6), label: 0, v(.aorta, enhance))
         }
         let ivcX = 22 * s.x
         canvas.paint(.tube([Point3(ivcX, spineY + 28, zTop), Point3(ivcX, spineY + 25, -zTop)], radius: 10 * rng.uniform(0.8, 1.2)),
                      label: label("inferior vena cava"), v(.ivc, enhance))
         let veins = Solid.tube(points: [at(-85, -25, 45), at(-35, -15, 25), at(8, -6, 12), at(45, 5, 40)],
                                radii: [5, 6, 7.5, 7.5], wobble: .none)
-        canvas.paint(veins, label: label("portal and splenic veins"), v(.vein, enhance))
+        canvas.paint(veins, label: label("portal and splenic veins") ?? 0, v(.vein, enhance))
         // Oesophagus: from the top of the field to the cardia of the stomach, left of the aorta's front.
         canvas.paint(.tube([at(-5, -25, zTop), at(-15, -15, 75), stomachCentre + Point3(15, -10, 25)], radius: 7.5),
                      label: label("esophagus"), v(.esophagus))

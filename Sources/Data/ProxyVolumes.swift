@@ -8,8 +8,15 @@ import Foundation
 public enum VolumeProxyKind: String, CaseIterable, Sendable {
     case btcv = "BTCV", mmwhs = "MMWHS", brats = "BRATS", amos = "AMOS"
 
-    /// Bumped whenever a generator changes, so that runs on the old images keep their own data name.
-    static let generatorVersion = 1
+    /// Bumped whenever a kind's generator changes, so that runs on the old images keep their own data name.
+    /// BTCV and AMOS 2: unlabelled structures painted over an organ (duodenum, iliac arteries, AMOS's veins) had
+    /// kept the organ's label (datasets.md §1).
+    public var generatorVersion: Int {
+        switch self {
+        case .btcv, .amos: return 2
+        case .mmwhs, .brats: return 1
+        }
+    }
 
     var streamCode: UInt64 {
         switch self {
@@ -67,7 +74,7 @@ public func makeVolumeProxy(_ kind: VolumeProxyKind, scale: Scale, seed: UInt64)
     let train = Array(all[0..<counts[0]]), val = Array(all[counts[0]..<(counts[0] + counts[1])])
     let test = Array(all[(counts[0] + counts[1])...])
     return LabeledSplits(name: kind.rawValue, classes: kind.classes, train: train, val: val, test: test,
-                         source: "proxy:\(kind.rawValue)-v\(VolumeProxyKind.generatorVersion)-\(scale.rawValue):seed=\(seed)")
+                         source: "proxy:\(kind.rawValue)-v\(kind.generatorVersion)-\(scale.rawValue):seed=\(seed)")
 }
 
 /// One case, rendered and preprocessed. AMOS's cases are MRI for one in six, as in its release (40 of 240).

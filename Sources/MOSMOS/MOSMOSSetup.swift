@@ -17,6 +17,14 @@ public enum Backbone: String, CaseIterable, Sendable {
     /// MONAI's UNETR with a ViT-B/16 encoder on 3D patches.
     case unetr = "unetr-vit-b16"
 
+    /// The backbone a MOSMOS row's variant names; anything else is a programming error in a table target.
+    init(variant: String) {
+        guard let b = Backbone(rawValue: variant) else {
+            preconditionFailure("MOSMOS rows name their backbone in the variant (\(Backbone.allCases.map(\.rawValue))), got \(variant)")
+        }
+        self = b
+    }
+
     /// The backbone as the published tables name it.
     public var published: String { self == .unet ? "U-Net (ResNet-50)" : "UNETR (ViT-B/16)" }
 
@@ -112,8 +120,7 @@ public struct MOSMOSTable {
     public var structures: [String] { regions.isEmpty ? Array(classes.dropFirst()) : regions.map(\.name) }
 
     public func task(_ cell: Cell, _ scale: Scale) -> SegmentationTask {
-        let backbone = Backbone(rawValue: cell.variant) ?? .unetr
-        return backbone.task(classes: classes, regions: regions, distances: distances, scale: scale, name: dataset.rawValue)
+        return Backbone(variant: cell.variant).task(classes: classes, regions: regions, distances: distances, scale: scale, name: dataset.rawValue)
     }
 
     /// Metric columns: the class average ("Avg", as printed) and one column per structure, for each metric.
@@ -169,10 +176,15 @@ public enum MOSMOSRecipe {
     /// learned more than the liver in its proxy budget (1/100 of the paper's steps or less). The rate was chosen per
     /// backbone on BTCV's validation split from {1e-4, 3e-4, 1e-3} (3e-3 too for the U-Net, whose best was the
     /// edge), with the table's own epochs; MMWHS and BRATS take the same rates (not piloted on their own).
-    public static let proxyLearningRates: [Backbone: Float] = [.unet: 3e-3, .unetr: 3e-4]
+    public static func proxyLearningRate(_ b: Backbone) -> Float {
+        switch b {
+        case .unet: return 3e-3
+        case .unetr: return 3e-4
+        }
+    }
 
     public static func recipe(_ cell: Cell, _ scale: Scale, epochs proxyEpochs: [Backbone: Int]) -> Recipe {
-        let backbone = Backbone(rawValue: cell.variant) ?? .unetr
+        let backbone = Backbone(variant: cell.variant)
         let epochs: Int
         switch scale {
         case .paper: epochs = 5000
@@ -185,7 +197,7 @@ public enum MOSMOSRecipe {
         case (.unet, _): batch = 16
         case (.unetr, _): batch = 1   // one case, two patches: MOSMOS's batch of 2
         }
-        let lr: Float = scale == .paper ? 1e-4 : proxyLearningRates[backbone]!
+        let lr: Float = scale == .paper ? 1e-4 : proxyLearningRate(backbone)
         var r = Recipe(learningRate: lr, batchSize: batch, maxEpochs: epochs, patience: epochs, optimizer: "adamw",
                        weightDecay: 1e-5, loss: "dice+ce", imageSize: backbone.crop(scale), augment: true)
         let warmup = scale == .paper ? 50 : max(2, epochs / 100)
@@ -229,11 +241,15 @@ public enum MOSMOSData {
         } catch let e as DataError {
             throw RunError("\(e.description) (expected \(kind.rawValue) under --data-root \(root.path): see README, Data)")
         }
-        var cases = (set.training + set.validation + set.test).filter { $0.label != nil }.sorted { $0.id < $1.id }
+        // MM-WHS ships CT and MRI side by side; MOSMOS's Table 3 is the MRI part.
+        var cases = (set.training + set.validation + set.test)
+            .filter { $0.label != nil && (kind != .mmwhs || $0.modality == .mri) }.sorted { $0.id < $1.id }
         guard cases.count >= 3 else { throw RunError("\(dir.path) holds \(cases.count) labelled cases; a 70/10/20 split needs at least 3") }
         var rng = RNG(proxySeed, 0x5350_4C54)
         rng.shuffle(&cases)
-        let nTrain = Int((Double(cases.count) * 0.7).rounded()), nVal = max(1, Int((Double(cases.count) * 0.1).rounded()))
+        // Validation and test get their share, at least one case each; training the rest (30 → 21/3/6, 484 → 339/48/97).
+        let nVal = max(1, Int((Double(cases.count) * 0.1).rounded())), nTest = max(1, Int((Double(cases.count) * 0.2).rounded()))
+        let nTrain = cases.count - nVal - nTest
         let proxySpacing: [VolumeProxyKind: [Double]] = [.btcv: [4, 4, 5], .amos: [4, 4, 5], .mmwhs: [3, 3, 3], .brats: [3.5, 3.5, 3.5]]
         var pre: VolumePreprocessing
         switch kind {
@@ -242,11 +258,13 @@ public enum MOSMOSData {
         case .mmwhs: pre = VolumePreprocessing(spacing: [1.5, 1.5, 2.0], intensity: .zScoreNonzero, cropForeground: false)
         }
         if scale != .paper { pre.spacing = proxySpacing[kind] }
+        // AMOS mixes CT and MRI: its MRI cases get the MRI normalisation, not the CT window.
+        let mri = VolumePreprocessing(spacing: pre.spacing, intensity: .zScoreNonzero, cropForeground: pre.cropForeground)
         let loaded = try cases.map { c -> LabeledImage in
-            do { return try pre.load(set, c) } catch let e as DataError { throw RunError(e.description) }
+            do { return try (c.modality == .mri && kind == .amos ? mri : pre).load(set, c) } catch let e as DataError { throw RunError(e.description) }
         }
         return LabeledSplits(name: kind.rawValue, classes: set.classes, train: Array(loaded[..<nTrain]),
                              val: Array(loaded[nTrain..<(nTrain + nVal)]), test: Array(loaded[(nTrain + nVal)...]),
-                             source: dir.path)
+                             source: dir.standardizedFileURL.path)
     }
 }

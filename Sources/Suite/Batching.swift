@@ -121,12 +121,12 @@ enum TrainingBatches {
                 throw RunError("\(dataset): case \(odd.id) is \(odd.channels)×\(odd.shape) but \(first.id) is \(first.channels)×\(first.shape); whole-image batches need one size. Resize the data set, or give the task patch sampling.")
             }
         case .slices(let augmentation):
+            if augmentation.patch.count != 3 || augmentation.patch[2] != 1 {
+                throw RunError("\(dataset): slice sampling takes a patch of depth 1 (x, y, 1), got \(augmentation.patch)")
+            }
             let patch = Array(augmentation.patch.reversed())
             if let bad = cases.first(where: { $0.shape.count != 3 || $0.shape[1] < patch[1] || $0.shape[2] < patch[2] }) {
                 throw RunError("\(dataset): training case \(bad.id) is \(bad.shape) (z, y, x); slice sampling needs 3D cases whose slices are at least \(patch.dropFirst()) (y, x). Pad the volumes or choose a smaller patch.")
-            }
-            if augmentation.patch.count != 3 || augmentation.patch[2] != 1 {
-                throw RunError("\(dataset): slice sampling takes a patch of depth 1 (x, y, 1), got \(augmentation.patch)")
             }
         case .patches(let augmentation):
             // VolumeAugmentation's patch is (x, y, z); the cases' shapes are row-major (z, y, x).

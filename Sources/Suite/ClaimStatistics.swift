@@ -69,8 +69,9 @@ extension RunResult {
         if let stored = cases[metric.id], !stored.isEmpty { return stored }
         guard metric.isClassAverage else { return [:] }
         var sums: [String: (Double, Int)] = [:]
-        for (name, values) in cases where name.hasPrefix(metric.id + ":") {
-            for (caseId, v) in values where v.isFinite {
+        // Classes in name order, so that each case's sum is the same in every process (Dictionary order is not).
+        for name in cases.keys.sorted() where name.hasPrefix(metric.id + ":") {
+            for (caseId, v) in cases[name]! where v.isFinite {
                 let (s, n) = sums[caseId] ?? (0, 0)
                 sums[caseId] = (s + v, n + 1)
             }

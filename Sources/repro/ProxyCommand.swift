@@ -2,6 +2,7 @@ import Foundation
 import ArgumentParser
 import Suite
 import Data
+import MOSMOS
 
 /// `repro proxy BTCV`: what a 3D proxy holds, so that its design (Papers/MOSMOS/datasets.md) can be checked
 /// against the generator: per-class presence, volume and intensity, and optionally each case's most labelled
@@ -18,7 +19,7 @@ struct ProxyCommand: ParsableCommand {
         guard let kind = VolumeProxyKind(rawValue: dataset.uppercased()) else {
             throw ValidationError("no proxy named \(dataset); there are \(VolumeProxyKind.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        let data = makeVolumeProxy(kind, scale: scale, seed: 20_240_601)
+        let data = makeVolumeProxy(kind, scale: scale, seed: MOSMOSData.proxySeed)
         let all = data.train + data.val + data.test
         print("\(data.source): train \(data.train.count), val \(data.val.count), test \(data.test.count); shapes (z, y, x) "
               + Set(all.map { "\($0.shape)" }).sorted().prefix(4).joined(separator: " ") + (Set(all.map(\.shape)).count > 4 ? " …" : "")

@@ -17,7 +17,8 @@ final class VolumeProxyTests: XCTestCase {
     func testSplitsClassesAndTheSourceNameThatVersionsTheGenerator() {
         let smoke = makeVolumeProxy(.btcv, scale: .smoke, seed: 5)
         XCTAssertEqual([smoke.train.count, smoke.val.count, smoke.test.count], [4, 1, 2])
-        XCTAssertEqual(smoke.source, "proxy:BTCV-v1-smoke:seed=5")
+        XCTAssertEqual(smoke.source, "proxy:BTCV-v2-smoke:seed=5")
+        XCTAssertEqual(makeVolumeProxy(.brats, scale: .smoke, seed: 5).source, "proxy:BRATS-v1-smoke:seed=5")
         XCTAssertEqual(VolumeProxyKind.btcv.counts(.proxy), [21, 3, 18])
         XCTAssertEqual(VolumeProxyKind.mmwhs.counts(.proxy), [14, 2, 12])
         XCTAssertEqual(VolumeProxyKind.brats.counts(.proxy), [40, 6, 24])

@@ -125,7 +125,7 @@ final class MOSMOSGroundTests: XCTestCase {
         XCTAssertEqual(proxy.patience, 60, "no early stopping: every epoch runs")
         // The proxy pilot's rates (Papers/MOSMOS/datasets.md §7), the paper's at paper scale.
         XCTAssertEqual(proxy.learningRate, 3e-4)
-        XCTAssertEqual(MOSMOSRecipe.recipe(unet, .proxy, epochs: [.unet: 12]).learningRate, MOSMOSRecipe.proxyLearningRates[.unet])
+        XCTAssertEqual(MOSMOSRecipe.recipe(unet, .proxy, epochs: [.unet: 12]).learningRate, 3e-3)
         let model = Backbone.unetr.model(ModelContext(scale: .paper, inChannels: 1, imageSize: 96, textWidth: 0, outChannels: 14))
         XCTAssertEqual((model as! UNETR).parameterCount, 92_802_478)
     }
