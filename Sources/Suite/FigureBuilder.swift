@@ -4,14 +4,11 @@ public enum FigureBuilder {
     public static func figures(spec: TableSpec, section: TableSection, catalogue: PublishedCatalogue) -> [(String, Figure)] {
         // A many-class table gets one bar figure per class-averaged metric and one per family of class metrics
         // (the classes side by side), not one per class.
-        var figures = spec.metrics.filter { $0.isClassAverage || !spec.metrics.contains(where: \.isClassAverage) }.map { metric in
+        var figures = spec.summaryMetrics.map { metric in
             (metric.id, bars(spec: spec, section: section, metric: metric, catalogue: catalogue))
         }
-        var families: [String] = []
-        for m in spec.metrics where !m.isClassAverage && spec.metrics.contains(where: \.isClassAverage) && !families.contains(m.published) {
-            families.append(m.published)
-        }
-        for family in families {
+        // A table whose metrics are all per class keeps one figure each (they are its summary metrics).
+        for family in spec.summaryMetrics.count == spec.metrics.count ? [] : spec.classFamilies {
             figures.append(("\(family)-per-class", perClass(spec: spec, section: section, family: family, catalogue: catalogue)))
         }
         if let curve = spec.curve {
@@ -39,10 +36,8 @@ public enum FigureBuilder {
     /// row that has runs.
     public static func perClass(spec: TableSpec, section: TableSection, family: String, catalogue: PublishedCatalogue) -> Figure {
         let metrics = spec.metrics.filter { !$0.isClassAverage && $0.published == family }
-        var backbones: [String] = []
-        for r in spec.rows where !backbones.contains(r.backbone) { backbones.append(r.backbone) }
         let panels = spec.datasets.flatMap { dataset in
-            backbones.compactMap { backbone -> BarPanel? in
+            spec.backbones.compactMap { backbone -> BarPanel? in
                 let rows = spec.rows.filter { $0.backbone == backbone && !section.runs(row: $0, dataset: dataset).isEmpty }
                 guard !rows.isEmpty else { return nil }
                 let series = rows.flatMap { row -> [BarSeries] in

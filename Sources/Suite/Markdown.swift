@@ -100,12 +100,8 @@ public enum Markdown {
         let perClass = report.spec.metrics.filter { !$0.isClassAverage }
         var lines = wideTable(section, dataset: dataset, report: report, metrics: averaged)
         guard !perClass.isEmpty else { return lines }
-        var families: [String] = []
-        for m in perClass where !families.contains(m.published) { families.append(m.published) }
-        var backbones: [String] = []
-        for r in report.spec.rows where !backbones.contains(r.backbone) { backbones.append(r.backbone) }
-        for backbone in backbones {
-            for family in families {
+        for backbone in report.spec.backbones {
+            for family in report.spec.classFamilies {
                 let columns = perClass.filter { $0.published == family }
                 let rows = report.spec.rows.filter { $0.backbone == backbone }
                 lines += ["", "**\(family) per class\(backbone.isEmpty ? "" : ", " + backbone)** · reproduced (published), "
@@ -187,7 +183,7 @@ public enum Markdown {
         var lines: [String] = []
         switch section.section.dataSource {
         case .real:
-            for metric in report.spec.metrics where metric.isClassAverage || !report.spec.metrics.contains(where: \.isClassAverage) {
+            for metric in report.spec.summaryMetrics {
                 guard let t = table.real[metric.id] ?? table.real[metricFamily(metric.id)] else { continue }
                 let bound = format(t.absolute, decimals: metric.decimals)
                 lines.append("- \(metric.display): ✓ when |reproduced − published| ≤ \(bound). \(t.why)")
@@ -195,7 +191,7 @@ public enum Markdown {
         case .proxy:
             let k = format(table.proxy.k, decimals: 1)
             lines.append("- ✓ when |reproduced − reference| ≤ max(\(k) · sd of the reference, floor); "
-                         + "floors: " + report.spec.metrics.filter { $0.isClassAverage || !report.spec.metrics.contains(where: \.isClassAverage) }
+                         + "floors: " + report.spec.summaryMetrics
                          .compactMap { m in
                              (table.proxy.floor[m.id] ?? table.proxy.floor[metricFamily(m.id)]).map { "\(m.display) \(format($0, decimals: m.decimals))" }
                          }.joined(separator: ", ") + (report.spec.metrics.contains { !$0.isClassAverage } ? " (each class as its average)" : "")

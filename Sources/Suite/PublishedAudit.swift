@@ -96,9 +96,7 @@ public struct PublishedAudit: Equatable {
             if let a = spec.rows.first(where: { $0.publishedMethod == p.method && $0.backbone == p.backbone }),
                let b = spec.rows.first(where: { $0.publishedMethod == p.versus && $0.backbone == p.backbone }) { pairs.append((a, b, p.metric)) }
         }
-        var backbones: [String] = []
-        for r in spec.rows where !backbones.contains(r.backbone) { backbones.append(r.backbone) }
-        if backbones.count == 2 {
+        if spec.backbones.count == 2 {
             for metric in Set(spec.metrics.filter(\.isClassAverage).map(\.id)).sorted() {
                 let random = spec.rows.filter { $0.method == "Random" }
                 if random.count == 2 { pairs.append((random[1], random[0], metric)) }

@@ -140,6 +140,26 @@ public struct TableSpec {
     }
 
     public func row(_ id: String) -> RowSpec? { rows.first { $0.id == id } }
+
+    /// The rows' backbones in order of first appearance ("" for tables without).
+    public var backbones: [String] {
+        var out: [String] = []
+        for r in rows where !out.contains(r.backbone) { out.append(r.backbone) }
+        return out
+    }
+
+    /// The published names of the per-class metric families ("Dice", "HD95"), in order of first appearance.
+    public var classFamilies: [String] {
+        var out: [String] = []
+        for m in metrics where !m.isClassAverage && !out.contains(m.published) { out.append(m.published) }
+        return out
+    }
+
+    /// The metrics a table summarises a cell by: its class averages, or every metric when it has none. Figures
+    /// and tolerance legends show these; per-class metrics go in their families' compact tables.
+    public var summaryMetrics: [MetricSpec] {
+        metrics.contains(where: \.isClassAverage) ? metrics.filter(\.isClassAverage) : metrics
+    }
     public func dataset(_ id: String) -> DatasetSpec? { datasets.first { $0.id == id } }
     public func metric(_ id: String) -> MetricSpec? { metrics.first { $0.id == id } }
 
