@@ -17,6 +17,11 @@ public enum ProxyKind: String, CaseIterable, Sendable {
         }
     }
 
+    /// The generator's version, part of the data's name and so of every run's id: a run on an earlier version saw
+    /// other images. 2 (2026-12-01, datasets.md §3): validation and test sets large enough to measure a 1-Dice
+    /// difference (all three), and the MosMed-like lesions' ground-glass contrast and look-alikes.
+    public var generatorVersion: Int { 2 }
+
     var streamCode: UInt64 {
         switch self {
         case .qata: return 0x5141_5441
@@ -39,7 +44,9 @@ public struct ProxyPatient: Equatable, Sendable {
     }
 }
 
-/// Patients per split for (kind, scale), split at patient level with the real ratios (smoke: fixed 16 / 8 / 8).
+/// Patients per split for (kind, scale). Training sets keep the real ratios' size at proxy scale; validation and
+/// test sets are larger than those ratios give, so that a difference of about one Dice point is measurable
+/// (datasets.md §3); smoke sizes are fixed by the CI budget.
 public func proxyPlan(_ kind: ProxyKind, scale: Scale, seed: UInt64) -> [ProxyPatient] {
     func uniform(_ counts: [Int], slices: Int) -> [ProxyPatient] {
         var out: [ProxyPatient] = []
@@ -50,11 +57,11 @@ public func proxyPlan(_ kind: ProxyKind, scale: Scale, seed: UInt64) -> [ProxyPa
     }
     switch (kind, scale) {
     case (.qata, .smoke): return uniform([16, 8, 8], slices: 1)
-    case (.qata, .proxy): return uniform([222, 56, 82], slices: 1)
+    case (.qata, .proxy): return uniform([222, 250, 1000], slices: 1)
     case (.qata, .paper): return uniform([5716, 1429, 2113], slices: 1)
     case (.mosmed, .smoke), (.duke, .smoke): return uniform([8, 4, 4], slices: 2)
-    case (.mosmed, .proxy): return uniform([64, 8, 8], slices: 5)
-    case (.duke, .proxy): return uniform([42, 6, 12], slices: 6)
+    case (.mosmed, .proxy): return uniform([64, 20, 160], slices: 5)
+    case (.duke, .proxy): return uniform([42, 20, 160], slices: 6)
     case (.duke, .paper): return uniform([645, 92, 185], slices: 4)
     case (.mosmed, .paper): return filledPlan(slicesPerSplit: [2183, 273, 273], perPatient: 20...34,
                                               rng: RNG(seed, kind.streamCode, 0x504C_414E))
@@ -90,7 +97,7 @@ public func makeProxy(_ kind: ProxyKind, scale: Scale, seed: UInt64) -> SegDatas
     var splits: [[SegSample]] = [[], [], []]
     for (p, samples) in zip(plan, rendered) { splits[p.split] += samples }
     return SegDataset(name: kind.datasetName, train: splits[0], val: splits[1], test: splits[2],
-                      source: "proxy:\(kind.rawValue)-\(scale.rawValue):seed=\(seed)")
+                      source: "proxy:\(kind.rawValue)-\(scale.rawValue)-v\(kind.generatorVersion):seed=\(seed)")
 }
 
 /// Renders one patient's slices. Exposed so that a caller can generate a large proxy lazily, patient by patient.
@@ -144,3 +151,4 @@ public func splitStatistics(_ samples: [SegSample]) -> SplitStatistics {
 public func datasetStatistics(_ dataset: SegDataset) -> [SplitStatistics] {
     [dataset.train, dataset.val, dataset.test].map(splitStatistics)
 }
+

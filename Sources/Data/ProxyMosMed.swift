@@ -1,12 +1,24 @@
 import Foundation
 
-// MosMed-like axial chest CT slices (design: Papers/TMC/datasets.md §3.2). A patient is a 3D configuration of
-// anatomy and ground-glass lesions; each slice is a cross-section at level z (0 apex, 1 base), drawn in Hounsfield
-// units and shown through a lung window. Slices of one patient share anatomy and lesions.
+// MosMed-like axial chest CT slices (design: Papers/TMC/datasets.md §3.2, generator v2). A patient is a 3D
+// configuration of anatomy, ground-glass lesions and look-alikes; each slice is a cross-section at level z (0 apex,
+// 1 base), drawn in Hounsfield units and shown through a lung window. Slices of one patient share anatomy and lesions.
 
 enum MosMedProxy {
     /// Lung window W 1500, L −600: HU to [0, 1].
     static func window(_ hu: Double) -> Double { clamp01((hu + 1350) / 1500) }
+    /// The field of view's width, which turns physical sizes into image units [assumed: an adult chest].
+    static let fieldOfViewMM = 350.0
+    /// Reconstructed pixel of a chest CT (512 × 512 over about 35 cm).
+    static let nativePixelMM = 0.7
+
+    /// A structure that is not infection but raises lung density the way it does: a solid nodule or scar, or a
+    /// band of subsegmental atelectasis. Never in the mask.
+    struct LookAlike {
+        var u, v, zc, rz: Double
+        var segment: Segment       // in-plane shape, centred at (u, v)
+        var hu: Double
+    }
 
     struct Lesion {
         var side: Int              // 0 patient's right (image left), 1 patient's left
@@ -15,6 +27,7 @@ enum MosMedProxy {
         var blob: Blob             // centred at (0, 0), image units
         var hu: Double
         var coreHU: Double?        // consolidated core, if any
+        var crazyPaving: Bool      // thickened interlobular septa inside the ground glass
     }
 
     struct Patient {
@@ -25,6 +38,14 @@ enum MosMedProxy {
         var lungShape: ValueNoise
         var parenchyma: Texture
         var bodyEdge: ValueNoise
+        /// Image noise of the scanner and kernel at the native pixel, HU.
+        var noiseHU: Double
+        /// Amplitude of regional density differences of normal lung (perfusion, mosaic attenuation), HU.
+        var mosaicHU: Double
+        /// Gravity-dependent density at the posterior edge of the lung, HU.
+        var dependentHU: Double
+        var septa: ValueNoise
+        var lookAlikes: [LookAlike]
 
         init(rng: inout RNG) {
             let bs = rng.uniform(0.9, 1.05)
@@ -39,6 +60,11 @@ enum MosMedProxy {
             bodyEdge = ValueNoise(cells: 5, rng: &rng)
             let count = 2 + rng.choice(weights: [0.25, 0.3, 0.2, 0.15, 0.1])
             lesions = (0..<count).map { _ in MosMedProxy.drawLesion(rng: &rng) }
+            noiseHU = rng.uniform(40, 90)
+            mosaicHU = rng.uniform(20, 60)
+            dependentHU = rng.uniform(30, 200)
+            septa = ValueNoise(cells: Int(MosMedProxy.fieldOfViewMM / 12), rng: &rng)
+            lookAlikes = MosMedProxy.drawLookAlikes(lungOffset: lungOffset, lungRu: lungRu, lungRv: lungRv, lungV: lungV, rng: &rng)
         }
 
         /// Lung ellipse at level z: centre and radii, per side.
@@ -78,6 +104,7 @@ enum MosMedProxy {
         /// Lesion field at a point of slice z (largest lesion value) and the HU it pulls the lung toward.
         func lesionField(_ u: Double, _ v: Double, z: Double) -> (field: Double, hu: Double, weight: Double) {
             var best = (field: 0.0, hu: -860.0, weight: 0.0)
+            var paving = false
             for l in lesions {
                 let dz = (z - l.zc) / l.rz
                 guard abs(dz) < 1 else { continue }
@@ -87,7 +114,27 @@ enum MosMedProxy {
                     var hu = l.hu
                     if let core = l.coreHU { hu += (core - l.hu) * smoothstep(0.8, 1.0, f) }
                     best = (f, hu, smoothstep(0.3, 0.7, f))
+                    paving = l.crazyPaving
                 }
+            }
+            if paving {
+                // Septa about a secondary lobule (1–2.5 cm) apart: thin ridges of a coarse noise field.
+                let d = (septa(u, v) - 0.5) / 0.05
+                best.hu += 150 * exp(-d * d)
+            }
+            return best
+        }
+
+        /// The strongest look-alike at a point of slice z: its weight and HU.
+        func lookAlike(_ u: Double, _ v: Double, z: Double) -> (weight: Double, hu: Double) {
+            var best = (weight: 0.0, hu: 0.0)
+            for a in lookAlikes {
+                let dz = (z - a.zc) / a.rz
+                guard abs(dz) < 1 else { continue }
+                var s = a.segment
+                s.width *= (1 - dz * dz).squareRoot()
+                let w = s.value(u, v)
+                if w > best.weight { best = (w, a.hu) }
             }
             return best
         }
@@ -103,8 +150,50 @@ enum MosMedProxy {
         let ru = rng.uniform(0.025, 0.07), rv = rng.uniform(0.025, 0.07)
         let blob = Blob.random(u: 0, v: 0, ru: ru, rv: rv, extra: rng.int(1...2), rng: &rng)
         let core: Double? = rng.bernoulli(0.2) ? rng.uniform(-250, -50) : nil
-        return Lesion(side: side, a: rho * cos(theta), b: rho * sin(theta), zc: zc, rz: rng.uniform(0.05, 0.15),
-                      blob: blob, hu: rng.uniform(-700, -450), coreHU: core)
+        // Mostly faint ground glass (CT-1 studies), some denser.
+        let hu = rng.bernoulli(0.65) ? rng.uniform(-750, -600) : rng.uniform(-600, -450)
+        let rz = rng.uniform(0.05, 0.15)
+        return Lesion(side: side, a: rho * cos(theta), b: rho * sin(theta), zc: zc, rz: rz,
+                      blob: blob, hu: hu, coreHU: core, crazyPaving: rng.bernoulli(0.15))
+    }
+
+    /// Solid nodules or scars (a quarter of patients) and posterior bands of subsegmental atelectasis (a third),
+    /// placed in the lungs at the base-level geometry.
+    static func drawLookAlikes(lungOffset: Double, lungRu: Double, lungRv: Double, lungV: Double, rng: inout RNG) -> [LookAlike] {
+        var out: [LookAlike] = []
+        func centre(_ side: Int, rho: Double, theta: Double) -> (Double, Double) {
+            (0.5 + (side == 0 ? -1 : 1) * lungOffset + rho * cos(theta) * lungRu * 0.8, lungV + rho * sin(theta) * lungRv * 0.8)
+        }
+        if rng.bernoulli(0.25) {
+            for _ in 0..<rng.int(1...2) {
+                let c = centre(rng.int(2), rho: rng.uniform(0, 0.85), theta: rng.uniform(0, 2 * Double.pi))
+                let r = rng.uniform(3, 8) / fieldOfViewMM
+                out.append(LookAlike(u: c.0, v: c.1, zc: rng.uniform(0.1, 0.95), rz: rng.uniform(0.01, 0.025),
+                                     segment: Segment(au: c.0, av: c.1, bu: c.0, bv: c.1, width: r, amplitude: 1),
+                                     hu: rng.uniform(-100, 40)))
+            }
+        }
+        if rng.bernoulli(0.35) {
+            for _ in 0..<rng.int(1...2) {
+                let c = centre(rng.int(2), rho: rng.uniform(0.4, 0.85), theta: rng.uniform(0.4, 2.7))
+                let half = rng.uniform(7.5, 20) / fieldOfViewMM, phi = rng.uniform(-0.4, 0.4)
+                out.append(LookAlike(u: c.0, v: c.1, zc: rng.uniform(0.55, 0.95), rz: rng.uniform(0.02, 0.05),
+                                     segment: Segment(au: c.0 - half * cos(phi), av: c.1 - half * sin(phi),
+                                                      bu: c.0 + half * cos(phi), bv: c.1 + half * sin(phi),
+                                                      width: rng.uniform(0.75, 1.5) / fieldOfViewMM, amplitude: 1),
+                                     hu: rng.uniform(-300, 0)))
+            }
+        }
+        return out
+    }
+
+    /// A structure narrower than half a pixel is drawn half a pixel wide and proportionally fainter: the partial
+    /// volume of a thin vessel in a large pixel, instead of a full-contrast dot wherever a pixel centre hits it.
+    static func partialVolume(_ s: Segment, pixel: Double) -> Segment {
+        var s = s
+        let floor = 0.5 * pixel
+        if s.width < floor { s.amplitude *= s.width / floor; s.width = floor }
+        return s
     }
 
     /// Soft-tissue HU of the chest wall, spine, ribs, mediastinum and table at a point; nil inside a lung.
@@ -134,17 +223,29 @@ enum MosMedProxy {
     static func renderSlice(_ p: Patient, z: Double, size: Int, rng: RNG) -> (pixels: [Float], mask: [UInt8], layout: LungLayout) {
         var vesselRNG = rng.fork(1)
         var vessels: [Segment] = []
+        let pixel = 1 / Double(size)
         for side in 0..<2 {
             let e = p.lungEllipse(side: side, z: z)
-            for _ in 0..<vesselRNG.int(14...22) {
-                let rho = vesselRNG.uniform(0, 0.9), theta = vesselRNG.uniform(0, 2 * Double.pi)
+            let hilumU = 0.5 + (side == 0 ? -1 : 1) * p.lungOffset * 0.55
+            for _ in 0..<vesselRNG.int(20...35) {
+                let rho = vesselRNG.uniform(0, 0.92), theta = vesselRNG.uniform(0, 2 * Double.pi)
                 let u = e.u + rho * cos(theta) * e.ru, v = e.v + rho * sin(theta) * e.rv
-                let width = 0.002 + 0.005 * (1 - rho)
-                let len = vesselRNG.bernoulli(0.4) ? vesselRNG.uniform(0.005, 0.02) : 0
-                let phi = vesselRNG.uniform(0, Double.pi)
-                vessels.append(Segment(au: u, av: v, bu: u + len * cos(phi), bv: v + len * sin(phi), width: width, amplitude: 1))
+                // Pulmonary arteries and veins taper from about 6 mm by the hilum to 1 mm at the periphery.
+                let diameter = 1 + 5 * pow(1 - rho, 1.5)
+                let width = diameter / 2 / fieldOfViewMM
+                // Some run within the slice, pointing toward the hilum; the rest are cut across (dots).
+                var len = 0.0, phi = 0.0
+                if vesselRNG.bernoulli(0.4) {
+                    len = vesselRNG.uniform(5, 25) / fieldOfViewMM
+                    phi = atan2(e.v - v, hilumU - u) + vesselRNG.uniform(-0.4, 0.4)
+                }
+                vessels.append(partialVolume(Segment(au: u, av: v, bu: u + len * cos(phi), bv: v + len * sin(phi),
+                                                     width: width, amplitude: 1), pixel: pixel))
             }
         }
+        // Correlated noise of a sharp kernel averages down over a pixel larger than the native one [assumed: with
+        // the square root of the edge ratio].
+        let noiseSD = p.noiseHU * min(1, (nativePixelMM / (fieldOfViewMM * pixel)).squareRoot())
         var noiseRNG = rng.fork(2)
         var pixels = [Float](repeating: 0, count: size * size)
         var raw = [UInt8](repeating: 0, count: size * size)
@@ -157,19 +258,22 @@ enum MosMedProxy {
                 var hu: Double
                 if lung.margin > 0 {
                     rows[lung.side].append(y); columns[lung.side].append(x)
-                    hu = -860 + 90 * smoothstep(0.3, 1.0, lung.b) + 40 * (p.parenchyma(u, v) - 0.5)
-                    var vessel = 0.0
-                    for s in vessels { vessel = max(vessel, s.value(u, v)) }
-                    hu += (30 - hu) * vessel
+                    hu = -860 + p.dependentHU * smoothstep(0.3, 1.0, lung.b) + 2 * p.mosaicHU * (p.parenchyma(u, v) - 0.5)
                     let lesion = p.lesionField(u, v, z: z)
                     hu += (lesion.hu - hu) * lesion.weight
                     if lesion.field > 0.5 { raw[y * size + x] = 1 }
+                    // Vessels stay visible through ground glass, as on real CT (the mask keeps them).
+                    var vessel = 0.0
+                    for s in vessels { vessel = max(vessel, s.value(u, v)) }
+                    hu += (40 - hu) * vessel
+                    let other = p.lookAlike(u, v, z: z)
+                    hu += (other.hu - hu) * other.weight
                     let edge = smoothstep(0, 0.06, lung.margin)
                     hu = 40 + (hu - 40) * edge
                 } else {
                     hu = bodyHU(p, u, v, z: z)
                 }
-                pixels[y * size + x] = Float(window(hu + 20 * noiseRNG.normal()))
+                pixels[y * size + x] = Float(window(hu + noiseSD * noiseRNG.normal()))
             }
         }
         let mask = cleanMask(raw, width: size, height: size, minArea: minimumComponentArea(width: size, height: size))
@@ -207,6 +311,33 @@ enum MosMedProxy {
                                      mask: slice.mask, text: text))
         }
         return samples
+    }
+
+    /// Each lesion's contrast on the slice through its centre, drawn with and without the patient's lesions (same
+    /// anatomy, same noise): the mean difference over the mask, divided by (a) the slice's noise SD and (b) the SD of
+    /// the lesion-free lung (noise, texture, vessels, dependent density and look-alikes together). (a) says how far a
+    /// lesion stands above noise, (b) whether a threshold on brightness alone could find it. The design check of
+    /// datasets.md §3.2.
+    static func lesionContrast(index: Int, size: Int, rng: RNG) -> [(noise: Double, lung: Double)] {
+        var patientRNG = rng.fork(1)
+        let p = Patient(rng: &patientRNG)
+        var clear = p
+        clear.lesions = []
+        let noiseSD = p.noiseHU * min(1, (nativePixelMM * Double(size) / fieldOfViewMM).squareRoot()) / 1500
+        return p.lesions.compactMap { l in
+            let with = renderSlice(p, z: l.zc, size: size, rng: rng.fork(7))
+            let without = renderSlice(clear, z: l.zc, size: size, rng: rng.fork(7))
+            let inside = with.mask.indices.filter { with.mask[$0] > 0 }
+            let lung = with.mask.indices.filter { i in
+                let u = (Double(i % size) + 0.5) / Double(size), v = (Double(i / size) + 0.5) / Double(size)
+                return with.mask[i] == 0 && p.lung(u, v, z: l.zc).margin > 0.1
+            }.map { Double(without.pixels[$0]) }
+            guard !inside.isEmpty, lung.count > 1 else { return nil }
+            let diff = inside.reduce(0.0) { $0 + Double(with.pixels[$1] - without.pixels[$1]) } / Double(inside.count)
+            let mean = lung.reduce(0, +) / Double(lung.count)
+            let sd = (lung.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(lung.count - 1)).squareRoot()
+            return (diff / noiseSD, diff / sd)
+        }
     }
 
     /// Last resort at very small sizes: the slice through the largest lesion's centre, with the pixel under that

@@ -7,7 +7,9 @@ import NN
 // - Language encoder: BERT layers grouped into the same four stages give L_i (T × D) and CLS_i (FrozenTextEncoder).
 // - MCM (§3.1, MCM.swift) at every stage: F_V^i and F_L^i; F_V^i continues into Swin stage i+1 (after patch merging)
 //   and F_L^i into the next stage's language input, "used as inputs for the next stage".
-// - MA loss (§3.2, AlignmentLoss.swift) on mean-pooled V_i and CLS_i before each cross-attention.
+// - MA loss (§3.2, AlignmentLoss.swift) on mean-pooled V_i and the sentence vector CLS_i before each
+//   cross-attention. The paper's BERT-base has a [CLS] summary; all-MiniLM-L6-v2 was trained with mean pooling over
+//   its real tokens, so by default CLS_i is that mean of L_i (`SentenceVector`).
 // - Segmentation part (§3.3, LViT.swift): F_i = MCA(V_i, L_i) = F_V^i as a map, upsampled bilinearly by the Swin
 //   patch size (4) to the resolution of x_{i−1}, then x_i = DownCNN(CONCAT(x_{i−1}, F_i)) and
 //   y_i = DownViT(CONCAT(x_{i−1}, F_i), y_{i−1}), with LViT's up-ViT, PLAM skips and CNN up-path to [B, 1, H, W].
@@ -16,6 +18,16 @@ import NN
 // - Without MCM, F_i = V_i and the Swin stages run as a plain Swin.
 //
 // The total loss L = BCE + λ·L_align is formed by the trainer from `SegOutput.auxLosses["align"]`.
+
+/// The sentence representation the MA loss aligns with the image. A text encoder's sentence vector is the one it
+/// was trained to produce: sentence-transformers' all-MiniLM-L6-v2 averages its token states over the real tokens
+/// ([CLS] and [SEP] included, padding not), while BERT-base's [CLS] state is what its pooler reads.
+public enum SentenceVector: String, Sendable {
+    /// Mean of L_i over the non-padding tokens (MiniLM's training objective; the default).
+    case meanPooling
+    /// The [CLS] token's state in L_i (the paper's wording, and BERT's pooler input).
+    case cls
+}
 
 public struct TMCConfig: Equatable, Sendable {
     /// Swin settings (patch 4, four stages).
@@ -34,6 +46,8 @@ public struct TMCConfig: Equatable, Sendable {
     public var mcmMlpRatio: Float
     /// τ_i at initialisation (not given in the paper; SigLIP's 0.1).
     public var initialTemperature: Float
+    /// How CLS_i is read from the stage's word features L_i.
+    public var sentence: SentenceVector = .meanPooling
 
     public static let swinPatch = 4
 
@@ -148,7 +162,7 @@ public final class TMC: Module, SegmentationModel {
             var tokens = v.reshaped([b, hi * wi, c])
             if align != nil {
                 pooled.append(tokens.mean(axis: 1))
-                cls.append(words[i].slice(axis: 1, 0, 1).squeezed(1))
+                cls.append(sentenceVector(words[i], text: text))
             }
             if !mcm.isEmpty {
                 let out = mcm[i](visual: tokens, text: words[i], previousText: previousText, textPaddingMask: padding)
@@ -167,6 +181,17 @@ public final class TMC: Module, SegmentationModel {
             aux["align"] = align(visual: pooled, cls: cls, positives: MultiStageAlignmentLoss.positives(tokenIds: text.tokenIds))
         }
         return SegOutput(logits: logits, auxLosses: aux, attentionMaps: maps)
+    }
+
+    /// CLS_i of one stage, [B, D], from its word features [B, T, D].
+    func sentenceVector(_ words: Tensor, text: TextInput) -> Tensor {
+        switch config.sentence {
+        case .cls:
+            return words.slice(axis: 1, 0, 1).squeezed(1)
+        case .meanPooling:
+            let mask = text.maskTensor
+            return (words * mask.unsqueezed(2)).sum(axis: 1) / mask.sum(axis: 1).unsqueezed(1)
+        }
     }
 
     /// Stores the stage's attention maps without their graph: `mcm.i.vision_to_text` [B, N, T],

@@ -10,6 +10,9 @@ public enum LRSchedule: Hashable, Codable, Sendable {
     /// SequentialLR(LinearLR(start_factor: warmupStartLR/base, total_iters: warmup),
     /// CosineAnnealingLR(T_max: total − warmup, eta_min: minLR), milestones: [warmup]).
     case warmupCosine(warmup: Int, total: Int, warmupStartLR: Float = 0, minLR: Float = 0)
+    /// The same linear warm-up, then the base rate held: an epoch-budget pilot's schedule, whose validation curves
+    /// show when a method has learned what it can at that rate, before any decay flattens them by construction.
+    case warmupConstant(warmup: Int, warmupStartLR: Float = 0)
     /// CosineAnnealingWarmRestarts(T_0: t0, T_mult: tMult, eta_min: minLR) (SGDR).
     case cosineRestarts(t0: Int, tMult: Int = 1, minLR: Float = 0)
     /// StepLR(step_size: size, gamma: gamma).
@@ -27,6 +30,9 @@ public enum LRSchedule: Hashable, Codable, Sendable {
         case let .cosine(total, minLR): return Schedule.cosine(step: step, base: base, total: total, minLR: minLR)
         case let .warmupCosine(warmup, total, start, minLR):
             return Schedule.warmupCosine(step: step, base: base, warmup: warmup, total: total, warmupStartLR: start, minLR: minLR)
+        case let .warmupConstant(warmup, start):
+            return Schedule.warmupCosine(step: Swift.min(step, warmup), base: base, warmup: warmup, total: warmup + 1,
+                                         warmupStartLR: start)
         case let .cosineRestarts(t0, tMult, minLR):
             return Schedule.cosineRestarts(step: step, base: base, t0: t0, tMult: tMult, minLR: minLR)
         case let .step(size, gamma): return Schedule.step(step: step, base: base, size: size, gamma: gamma)

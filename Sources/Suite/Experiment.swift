@@ -18,6 +18,9 @@ public struct Recipe: Codable, Hashable, Sendable {
     public var lrSchedule: LRSchedule = .constant
     /// Validate (and select, and count patience) every this many epochs and after the last (UNETR: 100).
     public var validateEvery: Int = 1
+    /// The training protocol a table's runs share ("tmc-2"), hashed as "protocol": a table that names one
+    /// (`TableSpec.protocolTag`) counts only its runs. Empty for tables with one protocol only.
+    public var protocolTag: String = ""
 
     public init(learningRate: Float, batchSize: Int, maxEpochs: Int, patience: Int, optimizer: String = "adam",
                 weightDecay: Float = 0, loss: String = "bce+dice", auxWeight: Float = 0, imageSize: Int, augment: Bool = false) {
@@ -34,7 +37,27 @@ public struct Recipe: Codable, Hashable, Sendable {
                  "image_size": "\(imageSize)", "augment": "\(augment)"]
         if lrSchedule != .constant { d["lr_schedule"] = "\(lrSchedule)" }
         if validateEvery != 1 { d["validate_every"] = "\(validateEvery)" }
+        if !protocolTag.isEmpty { d["protocol"] = protocolTag }
         return d
+    }
+}
+
+extension Recipe {
+    /// The recipe as an epoch-budget pilot runs it: `epochs` epochs at the same rate, warm-up and optimiser, but the
+    /// rate held after the warm-up and no early stopping, so that the validation curve shows where the method
+    /// stops learning rather than where a decay or a patience rule stopped it.
+    public func epochPilot(epochs: Int) -> Recipe {
+        var r = self
+        r.maxEpochs = epochs
+        r.patience = epochs
+        switch lrSchedule {
+        case let .warmupCosine(warmup, _, start, _): r.lrSchedule = .warmupConstant(warmup: warmup, warmupStartLR: start)
+        case let .linearWarmupCosine(warmup, _, start, _):
+            // UNETR's warm-up reaches the base rate at epoch warmup − 1.
+            r.lrSchedule = .warmupConstant(warmup: max(warmup - 1, 0), warmupStartLR: start)
+        default: r.lrSchedule = .constant
+        }
+        return r
     }
 }
 

@@ -13,6 +13,7 @@ public enum Markdown {
         for section in report.sections {
             out += renderSection(section, report: report)
         }
+        out += AuxWeightSelection.markdown(report.selectionRuns)
         if report.spec.audit {
             out += PublishedAudit.of(paper: report.spec.paper, table: report.spec.table, in: report.catalogue).markdown(report: report)
         }
@@ -80,6 +81,12 @@ public enum Markdown {
         if s.superseded > 0 {
             lines.append(">")
             lines.append("> \(s.superseded) older runs of the same cells and seeds are superseded and not counted.")
+        }
+        if s.otherProtocols > 0 {
+            let tags = report.spec.protocols.map { $0.sorted().map { "`\($0)`" }.joined(separator: ", ") } ?? ""
+            lines.append(">")
+            lines.append("> \(s.otherProtocols) finished runs of these cells trained under an earlier protocol are kept in "
+                + "the store and its export but not counted: this table counts runs of protocol \(tags) only.")
         }
         if !section.unfinished.isEmpty {
             let running = section.unfinished.filter { $0.status == .running }.count

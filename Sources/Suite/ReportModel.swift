@@ -47,6 +47,8 @@ public struct TableReport {
     public let figureNote: String?
     /// Shown in the header as the data's origin, e.g. Reports/results.sqlite.
     public let storeName: String
+    /// The finished runs of the table's auxiliary-weight selection (`TableSpec.selectionTable`), for its grid.
+    public var selectionRuns: [RunResult] = []
 
     public init(spec: TableSpec, catalogue: PublishedCatalogue, tolerances: ToleranceFile?, sections: [SectionReport],
                 generatedAt: Date, figureNote: String? = nil, storeName: String = "Reports/results.sqlite") {

@@ -36,9 +36,14 @@ public struct ReportWriter {
             references[section.scale] = try ReferenceFile.load(paper: spec.paper, scale: section.scale, paths: paths)
         }
         let (figures, note) = drawFigures(spec, results: results, catalogue: catalogue)
-        return TableReport.assemble(spec: spec, results: results, unfinished: unfinished, catalogue: catalogue,
-                                    tolerances: tolerances, references: references, figures: figures, figureNote: note,
-                                    storeName: storeName)
+        var report = TableReport.assemble(spec: spec, results: results, unfinished: unfinished, catalogue: catalogue,
+                                          tolerances: tolerances, references: references, figures: figures, figureNote: note,
+                                          storeName: storeName)
+        if let table = spec.selectionTable {
+            report.selectionRuns = try store.results(RunFilter(paper: spec.paper, table: table))
+                .filter { $0.record.status == .finished && $0.record.config.hasCurrentStreams && spec.followsProtocol($0.record.config) }
+        }
+        return report
     }
 
     private var storeName: String {

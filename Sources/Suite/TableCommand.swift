@@ -76,6 +76,8 @@ public struct Experiment {
     public var task: (Cell, Scale) -> SegmentationTask
     /// The data of one data set at one scale: the real folder under `--data-root` (the third argument) or a proxy.
     public var data: (DatasetSpec, Scale, String?) throws -> LabeledSplits
+    /// An auxiliary loss weight chosen on validation before the cells that use it train (TMC's λ).
+    public var auxWeightSelection: AuxWeightSelection?
 
     public init(spec: TableSpec, methods: [Method], task: SegmentationTask, defaultSeeds: [Scale: Int] = [.smoke: 1, .proxy: 1, .paper: 1],
                 recipe: @escaping (Cell, Scale) -> Recipe) {
@@ -115,6 +117,8 @@ public struct TableOptions: ParsableArguments {
     public var lambda: Float?
     @Option(name: .customLong("learning-rate"), help: "Override the recipe's learning rate (a pilot's grid; the rate is part of the run id). Default: the table's recipe.")
     public var learningRate: Float?
+    @Option(name: .customLong("epoch-pilot"), help: "Epoch-budget pilot: train this many epochs at the recipe's rate held after its warm-up, without early stopping (store the pilot apart with --db). Default: the table's recipe.")
+    public var epochPilot: Int?
     @Flag(help: "Rerun cells that already finished.")
     public var force = false
     @Flag(name: .customLong("report-only"), help: "Render the report from the store without training.")
@@ -186,40 +190,71 @@ public enum TableMain {
             let start = Date()
             var done = 0, skipped = 0
             let total = datasets.count * methods.count * seeds
+            // The configuration, plan and label of one run: a table cell, or a run of the λ selection's grid.
+            func plan(_ m: Method, _ ds: DatasetSpec, _ data: LabeledSplits, seed: Int, table: String,
+                      auxWeight: Float?) throws -> RunPlan {
+                let cell = Cell(method: m.row.method, dataset: ds.id, variant: m.row.variant, parameters: m.row.pinned)
+                var recipe = exp.recipe(cell, scale)
+                if let pilot = o.epochPilot { recipe = recipe.epochPilot(epochs: pilot) }
+                if let l = o.lambda ?? auxWeight, recipe.auxWeight != 0 { recipe.auxWeight = l }
+                if let lr = o.learningRate { recipe.learningRate = lr }
+                let source: DataSource = o.dataRoot == nil ? .proxy : .real
+                var hyper = recipe.asDictionary.merging(cell.parameters) { _, swept in swept }
+                hyper["data"] = data.source
+                let encoder = m.usesText ? try text.encoder() : nil
+                if let e = encoder { hyper["text_encoder"] = e.name }
+                let pretrain = m.pretrain?(scale)
+                if let p = pretrain { hyper["pretrain"] = VLPPretraining.describe(p) }
+                let task = exp.task(cell, scale)
+                let channels = data.train.first?.channels ?? 1
+                let size = data.train.first?.shape.last ?? scale.imageSize
+                let context = ModelContext(scale: scale, inChannels: channels, imageSize: size, textWidth: encoder?.width ?? 384,
+                                           outChannels: task.outputChannels)
+                if let describe = m.architecture { hyper["model"] = describe(context) }
+                let config = RunConfig(paper: exp.spec.paper, table: table, method: cell.method,
+                                       dataset: cell.dataset, variant: cell.variant, scale: scale.rawValue,
+                                       seed: seed, dataSource: source, hyperparameters: hyper)
+                let dependency = try pretrain.map { settings -> Dependency in
+                    guard let e = encoder else { throw RunError("\(m.row.display): pre-training needs a text encoder") }
+                    return try VLPPretraining.dependency(method: m, settings: settings, fineTuning: config, context: context,
+                                                         data: data, textEncoder: e.name, encode: e.encode)
+                }
+                return RunPlan(config: config, cell: cell, recipe: recipe, scale: scale, seed: seed, task: task,
+                               makeModel: { m.make(context) }, encodeText: encoder?.encode, dependency: dependency)
+            }
+            // λ is chosen before the cells that use it, on validation only, and once for every seed.
+            func selectAuxWeight(_ ds: DatasetSpec, _ data: LabeledSplits) throws -> Float? {
+                guard let sel = exp.auxWeightSelection, o.lambda == nil, o.epochPilot == nil else { return nil }
+                let grid = sel.grid(scale)
+                let needed = methods.contains { m in
+                    exp.recipe(Cell(method: m.row.method, dataset: ds.id, variant: m.row.variant, parameters: m.row.pinned), scale).auxWeight != 0
+                }
+                guard needed, !grid.isEmpty else { return nil }
+                var scores: [(value: Float, score: Double)] = []
+                for (k, value) in grid.enumerated() {
+                    let p = try plan(sel.method, ds, data, seed: sel.seed, table: sel.table, auxWeight: value)
+                    let label = "λ selection \(k + 1)/\(grid.count) · \(sel.method.row.id) · \(ds.display) · λ = \(value)"
+                    _ = try runner.run(p, data: data, force: o.force, label: label)
+                    let key = "best_val_" + p.task.selectionMetric
+                    scores.append((value, try store.summary(runId: p.config.id)[key] ?? .nan))
+                }
+                guard let chosen = AuxWeightSelection.choose(scores) else {
+                    throw RunError("\(ds.display): no run of the λ grid \(grid) has a finite validation score; see the runs of table \(sel.table) in the store")
+                }
+                let listed = scores.map { "\($0.value): \(String(format: "%.2f", $0.score))" }.joined(separator: ", ")
+                FileHandle.standardError.write("\(ds.display): λ = \(chosen) chosen on validation (\(listed))\n".data(using: .utf8)!)
+                return chosen
+            }
             cells: for ds in datasets {
                 let data = try exp.data(ds, scale, o.dataRoot)
+                let chosen: Float?
+                do { chosen = try selectAuxWeight(ds, data) } catch let p as RunPaused { paused = p; break cells }
                 for m in methods {
                     for seed in 0..<seeds {
-                        let cell = Cell(method: m.row.method, dataset: ds.id, variant: m.row.variant, parameters: m.row.pinned)
-                        var recipe = exp.recipe(cell, scale)
-                        if let l = o.lambda, recipe.auxWeight != 0 { recipe.auxWeight = l }
-                        if let lr = o.learningRate { recipe.learningRate = lr }
-                        let source: DataSource = o.dataRoot == nil ? .proxy : .real
-                        var hyper = recipe.asDictionary.merging(cell.parameters) { _, swept in swept }
-                        hyper["data"] = data.source
-                        let encoder = m.usesText ? try text.encoder() : nil
-                        if let e = encoder { hyper["text_encoder"] = e.name }
-                        let pretrain = m.pretrain?(scale)
-                        if let p = pretrain { hyper["pretrain"] = VLPPretraining.describe(p) }
-                        let task = exp.task(cell, scale)
-                        let channels = data.train.first?.channels ?? 1
-                        let size = data.train.first?.shape.last ?? scale.imageSize
-                        let context = ModelContext(scale: scale, inChannels: channels, imageSize: size, textWidth: encoder?.width ?? 384,
-                                                   outChannels: task.outputChannels)
-                        if let describe = m.architecture { hyper["model"] = describe(context) }
-                        let config = RunConfig(paper: exp.spec.paper, table: exp.spec.table, method: cell.method,
-                                               dataset: cell.dataset, variant: cell.variant, scale: scale.rawValue,
-                                               seed: seed, dataSource: source, hyperparameters: hyper)
-                        let dependency = try pretrain.map { settings -> Dependency in
-                            guard let e = encoder else { throw RunError("\(m.row.display): pre-training needs a text encoder") }
-                            return try VLPPretraining.dependency(method: m, settings: settings, fineTuning: config, context: context,
-                                                                 data: data, textEncoder: e.name, encode: e.encode)
-                        }
-                        let plan = RunPlan(config: config, cell: cell, recipe: recipe, scale: scale, seed: seed, task: task,
-                                           makeModel: { m.make(context) }, encodeText: encoder?.encode, dependency: dependency)
+                        let p = try plan(m, ds, data, seed: seed, table: exp.spec.table, auxWeight: chosen)
                         let label = "[\(done + skipped + 1)/\(total)] \(m.row.id) · \(ds.display) · seed \(seed)"
                         do {
-                            if try runner.run(plan, data: data, force: o.force, label: label) { done += 1 } else { skipped += 1 }
+                            if try runner.run(p, data: data, force: o.force, label: label) { done += 1 } else { skipped += 1 }
                         } catch let p as RunPaused {
                             paused = p
                             break cells
@@ -233,7 +268,7 @@ public enum TableMain {
             }
             // The table's runs (and the pre-trainings they load) as text beside the store: commit Reports/runs/
             // and a fresh clone renders and checks these numbers without training.
-            for table in [exp.spec.table, pretrainingTable] {
+            for table in [exp.spec.table, pretrainingTable] + [exp.auxWeightSelection?.table].compactMap({ $0 }) {
                 try RunExport.write(store, filter: RunFilter(paper: exp.spec.paper, table: table), to: RunExport.folder(for: dbURL))
             }
         }

@@ -114,6 +114,11 @@ public struct TableSpec {
     public var sweeps: [String]
     /// Whether the page audits the printed table (averages and p-values recomputed from its cells: PublishedAudit).
     public var audit: Bool
+    /// When set, only runs trained under one of these protocols (`Recipe.protocolTag`, hashed as "protocol") count;
+    /// runs of earlier protocols stay in the store and the export, and the page says how many it left out.
+    public var protocols: Set<String>?
+    /// The store table of an auxiliary-weight selection whose grid the page lists (`AuxWeightSelection.table`).
+    public var selectionTable: String?
 
     public init(paper: String, table: String, target: String, title: String, page: String, rows: [RowSpec],
                 datasets: [DatasetSpec], metrics: [MetricSpec], claims: [Claim] = [], curve: CurveSpec? = CurveSpec(),
@@ -183,7 +188,12 @@ public struct TableSpec {
     func accepts(_ config: RunConfig, gridIds: Set<String>?) -> Bool {
         guard config.paper == paper, config.table == table, config.hasCurrentStreams,
               rowFor(config) != nil, dataset(config.dataset) != nil else { return false }
+        if !followsProtocol(config) { return false }
         return gridIds.map { $0.contains(config.id) } ?? true
+    }
+
+    func followsProtocol(_ config: RunConfig) -> Bool {
+        protocols.map { tags in config.hyperparameters["protocol"].map(tags.contains) ?? false } ?? true
     }
 
     /// Groups the table's finished runs by data source and scale (real data first). Within a cell (row and data
@@ -192,12 +202,19 @@ public struct TableSpec {
     public func sections(from results: [RunResult]) -> [TableSection] {
         let gridIds = grid.map { Set($0.map(\.id)) }
         let mine = results.filter { $0.record.status == .finished && accepts($0.record.config, gridIds: gridIds) }
-        let grouped = Dictionary(grouping: mine) {
-            SectionKey(dataSource: $0.record.config.dataSource, scale: $0.record.config.scale)
-        }
+        let key = { (r: RunResult) in SectionKey(dataSource: r.record.config.dataSource, scale: r.record.config.scale) }
+        let grouped = Dictionary(grouping: mine, by: key)
+        // Finished runs of the table's cells that another protocol trained: counted on the page, never in a cell.
+        let retired = protocols == nil ? [:] : Dictionary(grouping: results.filter {
+            var c = $0.record.config
+            guard $0.record.status == .finished, !followsProtocol(c) else { return false }
+            c.hyperparameters["protocol"] = protocols!.first
+            return accepts(c, gridIds: nil)
+        }, by: key).mapValues(\.count)
         return grouped.keys.sorted().map { key in
             let (kept, dropped) = latestPerSeed(grouped[key]!)
-            return TableSection(dataSource: key.dataSource, scale: key.scale, runs: kept, superseded: dropped, spec: self)
+            return TableSection(dataSource: key.dataSource, scale: key.scale, runs: kept, superseded: dropped,
+                                otherProtocols: retired[key] ?? 0, spec: self)
         }
     }
 
@@ -264,9 +281,13 @@ public struct TableSection {
     public let runs: [RunResult]
     /// Runs left out because a later run of the same cell and seed replaced them.
     public let superseded: Int
+    /// Finished runs of the same cells under protocols the table no longer counts (`TableSpec.protocols`).
+    public let otherProtocols: Int
     let spec: TableSpec
 
-    public init(dataSource: DataSource, scale: String, runs: [RunResult], superseded: Int = 0, spec: TableSpec) {
+    public init(dataSource: DataSource, scale: String, runs: [RunResult], superseded: Int = 0, otherProtocols: Int = 0,
+                spec: TableSpec) {
+        self.otherProtocols = otherProtocols
         self.dataSource = dataSource
         self.scale = scale
         self.runs = runs

@@ -13,7 +13,7 @@ struct Repro: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "repro",
         abstract: "Reproduction suite for TMC and MOSMOS: reports, checks, model descriptions, scoring, text embedding.",
-        subcommands: [Report.self, Check.self, Export.self, Describe.self, ProxyCommand.self, Evaluate.self, Embed.self, Doctor.self, CodeVersionCommand.self])
+        subcommands: [Report.self, Check.self, Export.self, EpochBudgetCommand.self, Describe.self, ProxyCommand.self, Evaluate.self, Embed.self, Doctor.self, CodeVersionCommand.self])
 }
 
 /// The table and figure executables built beside this one, in name order.
@@ -75,6 +75,36 @@ struct Export: ParsableCommand {
         let url = URL(fileURLWithPath: db, relativeTo: root)
         let store = try RunExport.openStore(url)
         for file in try RunExport.write(store, to: RunExport.folder(for: url)) { print("wrote \(file.path)") }
+    }
+}
+
+struct EpochBudgetCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "epoch-budget",
+        abstract: "Read an epoch-budget pilot's store (a table run with --epoch-pilot N) and print, per run, the epoch by which its validation curve came within the tolerance of its best, and the budget that covers them all.")
+    @Option(help: "The pilot's SQLite store.") var db: String
+    @Option(help: "Only runs of this table (e.g. Table1).") var table: String?
+    @Option(help: "Validation metric of the curves.") var metric = "Dice"
+    @Option(help: "Within this many points (report units) of the run's best counts as flattened.") var tolerance = 1.0
+    func run() throws {
+        let root = try ProjectPaths.locate().root
+        let store = try ResultStore(url: URL(fileURLWithPath: db, relativeTo: root))
+        let results = try store.results(RunFilter(table: table))
+        let curves = results.compactMap { r -> (label: String, values: [(epoch: Int, value: Double)])? in
+            let points = r.curves.filter { $0.split == "val" && $0.metric == metric }.map { (epoch: $0.epoch, value: $0.value) }
+            guard !points.isEmpty else { return nil }
+            let c = r.record.config
+            return ("\(c.table) · \(c.method) \(c.variant) · \(c.dataset) · seed \(c.seed)", points)
+        }.sorted { $0.label < $1.label }
+        let budget = EpochBudget(curves: curves, tolerance: tolerance)
+        for r in budget.readings {
+            let flag = r.stillRising ? "  STILL RISING" : r.best <= tolerance ? "  NEVER LEARNED (its flat curve says nothing about the budget)" : ""
+            print(String(format: "%-60@ best %6.2f over %3d epochs, flattened by epoch %3d%@", r.label as NSString,
+                         r.best, r.epochs, r.flattenedAt, flag))
+        }
+        guard let b = budget.budget() else { throw ValidationError("\(db) has no validation curves of \(metric)") }
+        let rising = budget.readings.filter(\.stillRising).count
+        print("budget: \(b) epochs (every curve within \(tolerance) of its best; \(rising) of \(budget.readings.count) still rising at the pilot's end)")
     }
 }
 

@@ -261,6 +261,30 @@ final class TMCTests: XCTestCase {
         }
     }
 
+    /// CLS_i for the MA loss is MiniLM's sentence vector by default: the mean of the stage's word features over the
+    /// real tokens, padding left out; `.cls` reads the [CLS] position as the paper words it.
+    func testSentenceVectorIsTheMaskedMeanOfTheRealTokens() {
+        let enc = tinyEncoder()
+        let text = enc.encode(texts, stages: 4)
+        let words = text.stageFeatures[2]
+        let model = smokeTMC()
+        let mean = model.sentenceVector(words, text: text)
+        let (t, d) = (words.shape[1], words.shape[2])
+        for b in 0..<2 {
+            let real = text.attentionMask[b].indices.filter { text.attentionMask[b][$0] != 0 }
+            XCTAssertLessThan(real.count, t + 1)
+            for k in [0, d / 2, d - 1] {
+                let want = real.reduce(Float(0)) { $0 + words.array[(b * t + $1) * d + k] } / Float(real.count)
+                XCTAssertEqual(mean.array[b * d + k], want, accuracy: 1e-5)
+            }
+        }
+        XCTAssertNotEqual(text.attentionMask[0].reduce(0, +), text.attentionMask[1].reduce(0, +), "the texts differ in length, so one is padded")
+        var config = model.config
+        config.sentence = .cls
+        let cls = TMC(config: config, inChannels: 1).sentenceVector(words, text: text)
+        XCTAssertEqual(cls.array, words.slice(axis: 1, 0, 1).squeezed(1).array)
+    }
+
     func testWithoutModulesTMCHasNoAuxLossAndNoMaps() {
         let enc = tinyEncoder()
         let out = smokeTMC(mcm: false, align: false)(randn([2, 1, 32, 32], seed: 51), text: enc.encode(texts, stages: 4))

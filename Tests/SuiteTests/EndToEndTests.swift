@@ -40,7 +40,10 @@ final class EndToEndTests: XCTestCase {
         let common = ["--scale", "smoke", "--seeds", "1", "--db", db.path, "--no-progress"]
         try run("Table1_TMC", common)
         try run("Table2_Ablation", common)
-        XCTAssertEqual(try countRows(db, "SELECT COUNT(*) FROM runs WHERE status = 'finished' AND table_name != 'pretraining'"), 11 * 3 + 5 * 3)
+        XCTAssertEqual(try countRows(db, "SELECT COUNT(*) FROM runs WHERE status = 'finished' AND table_name IN ('Table1', 'Table2')"), 11 * 3 + 5 * 3)
+        // TMC's λ is chosen on validation from a grid of 3 per data set, trained once and shared by both tables.
+        XCTAssertEqual(try countRows(db, "SELECT COUNT(*) FROM runs WHERE status = 'finished' AND table_name = 'lambda-selection'"), 3 * 3)
+        XCTAssertEqual(try countRows(db, "SELECT COUNT(DISTINCT json_extract(config_json, '$.hyperparameters.aux_weight')) FROM runs WHERE table_name = 'lambda-selection'"), 3)
         // CLIP, MAP and MGCA pre-train once per data set, as runs of their own that the fine-tuning runs load.
         XCTAssertEqual(try countRows(db, "SELECT COUNT(*) FROM runs WHERE status = 'finished' AND table_name = 'pretraining'"), 3 * 3)
         XCTAssertEqual(try countRows(db, "SELECT COUNT(DISTINCT run_id) FROM curves WHERE split = 'pretrain'"), 3 * 3)
@@ -175,7 +178,8 @@ final class EndToEndTests: XCTestCase {
         try FileManager.default.copyItem(at: trained.appendingPathComponent("runs"), to: clone.appendingPathComponent("runs"))
         let db = clone.appendingPathComponent("results.sqlite")
         let again = try run("Table1_TMC", args + ["--db", db.path])
-        XCTAssertTrue(again.contains("restored 14 finished runs"), again)  // 11 rows and the 3 pre-trainings of CLIP, MAP, MGCA
+        // 11 rows, the 3 pre-trainings of CLIP, MAP and MGCA, and TMC's 3 runs of the λ grid
+        XCTAssertTrue(again.contains("restored 17 finished runs"), again)
         XCTAssertTrue(again.contains("0 runs trained, 11 already finished"), again)
         XCTAssertFalse(FileManager.default.fileExists(atPath: clone.appendingPathComponent("checkpoints").path))
 
@@ -184,7 +188,7 @@ final class EndToEndTests: XCTestCase {
         let page = try String(contentsOf: clone.appendingPathComponent("Fig4_Heatmaps.md"), encoding: .utf8)
         XCTAssertTrue(page.contains("all agree (largest difference 0.0000)"), page)
         // The exported numbers are untouched: the retrained runs live in weights/, not in the restored store.
-        XCTAssertEqual(try countRows(db, "SELECT COUNT(*) FROM runs"), 14)
+        XCTAssertEqual(try countRows(db, "SELECT COUNT(*) FROM runs"), 17)
         XCTAssertTrue(FileManager.default.fileExists(atPath: clone.appendingPathComponent("weights/results.sqlite").path))
 
         // A clone that also has that page and PNG (as a commit carries them) keeps the figure without training.
