@@ -6,6 +6,9 @@ import Common
 //
 // - Pairing: two rows are compared on the test cases they share under each seed they share; the runner gives every
 //   method of a seed the same data order, split and initialisation stream, so a seed is a matched pair.
+// - Unit: the patient. Slices of one patient are not independent, so each patient's per-slice differences are
+//   averaged first (per seed), and the tests and intervals below resample patients (a cluster-level analysis). Where
+//   every case is its own patient (QaTa-COV19, the 3D sets) this changes nothing.
 // - Primary test: the sign-flip permutation test on the per-case differences averaged over seeds
 //   (PairedTests.signFlipP). It resolves small p-values with one seed, where an exact test over n seeds cannot go
 //   below 2/2ⁿ.
@@ -27,8 +30,11 @@ public struct PairedComparison: Equatable, Sendable {
     /// After Holm over the section's comparisons (set by `ClaimStatistics.decide`).
     public var adjustedP: Double
     public var minimumDetectable: Double
+    /// Independent units the comparison rests on: patients (or cases, where each case is a patient).
     public var cases: Int
     public var seeds: Int
+    /// "cases" or "patients".
+    public var unit: String = "cases"
 }
 
 extension ResultLookup {
@@ -43,22 +49,29 @@ extension ResultLookup {
         }
         let a = bySeed(rb), b = bySeed(rw)
         let seeds = Set(a.keys).intersection(b.keys).sorted()
-        var perCase: [String: [Double]] = [:]
+        let rule = d.patients(section.dataSource)
+        // Per patient, per seed: the mean difference over the patient's cases that both rows scored.
+        var perPatient: [String: [Double]] = [:]
+        var casesSeen = Set<String>()
         for s in seeds {
+            var sums: [String: (Double, Int)] = [:]
             for (caseId, va) in a[s]! {
                 guard let vb = b[s]![caseId], va.isFinite, vb.isFinite else { continue }
-                perCase[caseId, default: []].append((va - vb) * m.factor * sign)
+                let (sum, n) = sums[rule.patient(forStem: caseId)] ?? (0, 0)
+                sums[rule.patient(forStem: caseId)] = (sum + (va - vb) * m.factor * sign, n + 1)
+                casesSeen.insert(caseId)
             }
+            for (patient, (sum, n)) in sums { perPatient[patient, default: []].append(sum / Double(n)) }
         }
-        guard !perCase.isEmpty else { return nil }
-        let rows = perCase.keys.sorted().map { perCase[$0]! }
+        guard !perPatient.isEmpty else { return nil }
+        let rows = perPatient.keys.sorted().map { perPatient[$0]! }
         let means = rows.map { $0.reduce(0, +) / Double($0.count) }
         let seed = ClaimStatistics.seed(claim, better, worse)
         let p = PairedTests.signFlipP(means, seed: seed)
         return PairedComparison(better: better, worse: worse, effect: means.reduce(0, +) / Double(means.count),
                                 interval: PairedTests.twoLevelBootstrap(rows, seed: seed &+ 1), p: p, adjustedP: p,
                                 minimumDetectable: PairedTests.minimumDetectableEffect(caseMeans: means),
-                                cases: rows.count, seeds: seeds.count)
+                                cases: rows.count, seeds: seeds.count, unit: rows.count < casesSeen.count ? "patients" : "cases")
     }
 }
 
@@ -109,7 +122,7 @@ public enum ClaimStatistics {
             let prefix = o.comparisons.count > 1 ? "vs \(shown.worse): " : ""
             o.numbers.append(ClaimNumber(prefix + "paired Δ", shown.effect))
             let ci = "[\(Markdown.formatNumber(shown.interval.lower)), \(Markdown.formatNumber(shown.interval.upper))]"
-            var detail = "95% CI \(ci), p \(format(shown.adjustedP)) (Holm over \(flat.count)); \(shown.cases) cases × \(shown.seeds) seed\(shown.seeds == 1 ? "" : "s")"
+            var detail = "95% CI \(ci), p \(format(shown.adjustedP)) (Holm over \(flat.count)); \(shown.cases) \(shown.unit) × \(shown.seeds) seed\(shown.seeds == 1 ? "" : "s")"
             if o.comparisons.count > 1 {
                 detail += "; \(significant.filter { $0.effect > 0 }.count) of \(o.comparisons.count) comparisons significant as claimed"
             }

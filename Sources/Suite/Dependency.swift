@@ -43,6 +43,9 @@ extension SegmentationRunner {
     public func weights(of plan: WeightsPlan, label: String) throws -> [String: Tensor] {
         let id = plan.config.id
         let ckpt = store.checkpointURL(runId: id)
+        // Another process pre-training the same weights is waited for, then its result is read.
+        let lock = try RunLock.acquire(checkpoint: ckpt, wait: true)
+        defer { withExtendedLifetime(lock) {} }
         if case .finished = try store.beginRun(plan.config) {
             if let w = try? Checkpoint.modelWeights(at: ckpt) { return w }
             log("\(label): pre-training \(id.prefix(12)) is marked finished but \(ckpt.path) is gone; training it again")

@@ -214,8 +214,9 @@ public enum Markdown {
     static func claims(_ section: SectionReport, report: TableReport) -> [String] {
         guard !section.claims.isEmpty else { return [] }
         var lines = ["### Claims", "",
-                     "Each claim is tested on paired per-case scores (same test cases, same seeds): Δ is the mean paired "
-                        + "difference in the claim's direction, with a two-level bootstrap 95% interval (cases, then seeds) and a "
+                     "Each claim is tested on paired per-case scores (same test cases, same seeds), a patient's slices "
+                        + "averaged first where a patient has several: Δ is the mean paired "
+                        + "difference in the claim's direction, with a two-level bootstrap 95% interval (patients, then seeds) and a "
                         + "sign-flip permutation p-value, Holm-adjusted over every comparison of this section. ✓ replicated: "
                         + "every comparison significant as claimed; ✗ contradicted: one significant against it; ? inconclusive, "
                         + "with the smallest Δ this design detects at 80 % power.", "",

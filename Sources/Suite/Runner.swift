@@ -57,6 +57,8 @@ public final class SegmentationRunner {
     /// When set, a run that has trained at least one epoch in this call pauses (as with `epochBudget`) at the first
     /// epoch boundary after this moment: `--time-budget`, so that a session ends with every run checkpointed.
     public var deadline: Date?
+    /// Runs this runner found locked by another process and left to it (`RunLock`).
+    public private(set) var leftToOthers = 0
 
     /// Whether the run should pause before its next epoch, having trained `done` epochs in this call.
     func budgetSpent(epochsThisCall done: Int) -> Bool {
@@ -70,10 +72,17 @@ public final class SegmentationRunner {
         self.progress = progress
     }
 
-    /// Runs (or resumes, or skips) one plan. Returns false when it was already finished.
+    /// Runs (or resumes, or skips) one plan. Returns false when it was already finished, or when another process is
+    /// training it and `waitForOthers` is false (a table moves on; a caller that needs the result waits).
     @discardableResult
-    public func run(_ plan: RunPlan, data: LabeledSplits, force: Bool, label: String) throws -> Bool {
+    public func run(_ plan: RunPlan, data: LabeledSplits, force: Bool, label: String, waitForOthers: Bool = false) throws -> Bool {
         let id = plan.config.id
+        guard let lock = try RunLock.acquire(checkpoint: store.checkpointURL(runId: id), wait: waitForOthers) else {
+            log("\(label): another process is training this run; left to it")
+            leftToOthers += 1
+            return false
+        }
+        defer { withExtendedLifetime(lock) {} }
         if force { try store.deleteRun(runId: id); try? FileManager.default.removeItem(at: store.checkpointURL(runId: id)) }
         switch try store.beginRun(plan.config) {
         case .finished: return false

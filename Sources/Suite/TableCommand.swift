@@ -234,7 +234,8 @@ public enum TableMain {
                 for (k, value) in grid.enumerated() {
                     let p = try plan(sel.method, ds, data, seed: sel.seed, table: sel.table, auxWeight: value)
                     let label = "λ selection \(k + 1)/\(grid.count) · \(sel.method.row.id) · \(ds.display) · λ = \(value)"
-                    _ = try runner.run(p, data: data, force: o.force, label: label)
+                    // Waits for a process training the same grid run: the choice needs its score.
+                    _ = try runner.run(p, data: data, force: o.force, label: label, waitForOthers: true)
                     let key = "best_val_" + p.task.selectionMetric
                     scores.append((value, try store.summary(runId: p.config.id)[key] ?? .nan))
                 }
@@ -262,7 +263,8 @@ public enum TableMain {
                     }
                 }
             }
-            FileHandle.standardError.write("\(exp.spec.target): \(done) runs trained, \(skipped) already finished, \(String(format: "%.0f", Date().timeIntervalSince(start))) s\n".data(using: .utf8)!)
+            let others = runner.leftToOthers > 0 ? " (\(runner.leftToOthers) of them still training in another process)" : ""
+            FileHandle.standardError.write("\(exp.spec.target): \(done) runs trained, \(skipped) already finished\(others), \(String(format: "%.0f", Date().timeIntervalSince(start))) s\n".data(using: .utf8)!)
             if let p = paused {
                 FileHandle.standardError.write("\(exp.spec.target): time budget spent; \(p.description). \(total - done - skipped - 1) more cells not started.\n".data(using: .utf8)!)
             }

@@ -1,4 +1,5 @@
 import Foundation
+import Data
 
 // Table specs and the grouping of finished runs into report sections. The report is built in ReportModel.swift,
 // rendered as a pure function from a `TableReport` to text in Markdown.swift; only `ReportWriter` touches the
@@ -40,11 +41,21 @@ public struct DatasetSpec: Sendable {
     public var id: String
     public var display: String
     public var published: String
+    /// How a proxy's test case ids name their patient. Slices of one patient are not independent: claims are
+    /// tested over patients, each patient's slices averaged first. Real data sets follow the loader's rule
+    /// (`PatientRule.defaultRule(forDataset:)`), which is the one their splits were made by.
+    public var proxyPatients: PatientRule
 
-    public init(_ id: String, display: String? = nil, published: String? = nil) {
+    public init(_ id: String, display: String? = nil, published: String? = nil, proxyPatients: PatientRule = .perImage) {
         self.id = id
         self.display = display ?? id
         self.published = published ?? id
+        self.proxyPatients = proxyPatients
+    }
+
+    /// The rule that groups this data set's test cases into patients, for data of `source`.
+    public func patients(_ source: DataSource) -> PatientRule {
+        source == .proxy ? proxyPatients : PatientRule.defaultRule(forDataset: id)
     }
 }
 

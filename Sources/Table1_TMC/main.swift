@@ -10,8 +10,8 @@ import Models
 // §4.1 — the data sets. Real folders under --data-root; otherwise seeded proxies (Papers/TMC/datasets.md).
 let datasets = [
     DatasetSpec("QaTa-COV19"),   // 9258 chest radiographs, LViT's split 5716 / 1429 / 2113, one infection mask each
-    DatasetSpec("MosMedData"),   // chest CT slices (MosMedData+), split by patient
-    DatasetSpec("Duke-Breast"),  // breast MRI slices, 922 patients split 7:1:2
+    DatasetSpec("MosMedData", proxyPatients: .prefixBeforeLastUnderscore),   // chest CT slices (MosMedData+), split by patient
+    DatasetSpec("Duke-Breast", proxyPatients: .prefixBeforeLastUnderscore),  // breast MRI slices, 922 patients split 7:1:2
 ]
 
 // §4.3 — Dice and mIoU per image, averaged over the test images (LViT's code; empty-mask convention in claims.md).

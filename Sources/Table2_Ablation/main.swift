@@ -7,7 +7,9 @@ import Suite
 import TMC
 import Models
 
-let datasets = [DatasetSpec("QaTa-COV19"), DatasetSpec("MosMedData"), DatasetSpec("Duke-Breast")]
+// The proxies name slices <patient>_<slice>: claims are tested over patients (ClaimStatistics).
+let datasets = [DatasetSpec("QaTa-COV19"), DatasetSpec("MosMedData", proxyPatients: .prefixBeforeLastUnderscore),
+                DatasetSpec("Duke-Breast", proxyPatients: .prefixBeforeLastUnderscore)]
 let metrics = [MetricSpec("Dice", display: "Dice (%)"), MetricSpec("mIoU", display: "mIoU (%)"),
                MetricSpec("Dice_shuffled_text", display: "Dice, shuffled text (%)", published: "none")]
 

@@ -247,6 +247,42 @@ final class CheckTests: XCTestCase {
         XCTAssertEqual(distance.verdict, .replicated, distance.detail)
     }
 
+    /// Slices of one patient are one unit: a patient's slice differences are averaged before the test, so a patient
+    /// with many slices weighs no more than one with a single slice, and the count is of patients.
+    func testSlicesOfOnePatientAreOneUnit() throws {
+        let claim = Claim.outperforms(id: "C1", text: "TMC beats U-Net", source: "TMC Table 1",
+                                      better: "TMC", worse: "UNet", dataset: "QaTa-COV19", metric: "Dice")
+        var spec = miniTable1(claims: [claim])
+        spec.datasets = [DatasetSpec("QaTa-COV19", proxyPatients: .prefixBeforeLastUnderscore)]
+        // Patients 0–8 have 6 slices on which TMC gains 4; patient 9 has one slice on which it loses 30.
+        let slices = (0..<10).flatMap { p in (0..<(p == 9 ? 1 : 6)).map { (p, "study_\(p)_\($0)") } }
+        func runs(_ method: String, _ variant: String, gain: (Int) -> Double) -> [RunResult] {
+            (0..<2).map { seed in
+                let perCase = Dictionary(uniqueKeysWithValues: slices.map { ($0.1, 60 + gain($0.0) + Double(seed)) })
+                return result(tmcConfig(method: method, variant: variant, seed: seed, source: .proxy), cases: ["Dice": perCase])
+            }
+        }
+        let results = runs("UNet", "image-only") { _ in 0 } + runs("TMC", "full") { $0 == 9 ? -30 : 4 }
+        let section = try XCTUnwrap(spec.sections(from: results).first)
+        let lookup = ResultLookup(spec: spec, section: section, catalogue: try catalogue())
+        let c = try XCTUnwrap(lookup.paired(better: "TMC", worse: "UNet", dataset: "QaTa-COV19", metric: "Dice", claim: "C1"))
+        XCTAssertEqual(c.cases, 10)
+        XCTAssertEqual(c.unit, "patients")
+        XCTAssertEqual(c.effect, (9 * 4 - 30) / 10, accuracy: 1e-9, "the mean over patients, not over the 55 slices")
+        // Real data follow the loader's rule: QaTa-COV19's images are their own patients.
+        var real = results.map { r -> RunResult in
+            var config = r.record.config
+            config.dataSource = .real
+            return result(config, cases: r.cases)
+        }
+        real.sort { $0.record.config.seed < $1.record.config.seed }
+        let realSection = try XCTUnwrap(spec.sections(from: real).first)
+        let perImage = try XCTUnwrap(ResultLookup(spec: spec, section: realSection, catalogue: try catalogue())
+            .paired(better: "TMC", worse: "UNet", dataset: "QaTa-COV19", metric: "Dice", claim: "C1"))
+        XCTAssertEqual([perImage.cases], [55])
+        XCTAssertEqual(perImage.unit, "cases")
+    }
+
     /// "Best of all rows" holds only if the paper's winner beats every other row; Holm runs over all comparisons.
     func testBestOfClaimIsTheIntersectionOfItsComparisons() throws {
         let claim = Claim.sameWinner(id: "best", text: "TMC is best", source: "Table 1", rows: ["UNet", "TMC"],
