@@ -14,7 +14,7 @@ import Data
 // §4.1 — the three data sets of Table 1, as Table1_TMC names them in the store.
 let datasets = [DatasetSpec("QaTa-COV19"), DatasetSpec("MosMedData"), DatasetSpec("Duke-Breast")]
 
-let spec = FigureSpec(paper: "TMC", table: "Table1", target: "Fig3_Qualitative", title: "TMC Fig. 3: qualitative comparison on the three data sets",
+var spec = FigureSpec(paper: "TMC", table: "Table1", target: "Fig3_Qualitative", title: "TMC Fig. 3: qualitative comparison on the three data sets",
                       page: "Papers/TMC/Fig3.md", source: "§4.4, Fig. 3",
                       caption: "The visual superiority of the proposed method on QaTa-COV19, MosMedData and Duke-breast datasets. "
                         + "The proposed method shows high-quality segmentation, compared with state-of-the-art methods",
@@ -26,6 +26,9 @@ struct Shown {
     let sample: SegSample
     var outputs: [String: CaseOutput]
 }
+
+// Table 1's runs under its one protocol only (Papers/TMC/Table1.md, "One protocol").
+spec.protocols = TMCMethods.protocols
 
 FigureMain.run(spec) { session in
     // Collect first, so that a method with no run anywhere loses its column instead of showing only grey cells.

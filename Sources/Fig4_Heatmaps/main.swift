@@ -50,13 +50,16 @@ let columns: [Column] = [
            isProbability: false, map: { o in o.maps["mcm.\(i).heat"].flatMap(FigureMaps.plane) })
 }
 
-let spec = FigureSpec(paper: "TMC", table: "Table1", target: "Fig4_Heatmaps", title: "TMC Fig. 4: probability and text-attention heat maps",
+var spec = FigureSpec(paper: "TMC", table: "Table1", target: "Fig4_Heatmaps", title: "TMC Fig. 4: probability and text-attention heat maps",
                       page: "Papers/TMC/Fig4.md", source: "§4.6, Fig. 4",
                       caption: "The heatmap demonstrates the strong capability of our TMC in capturing the lesion regions.",
                       methods: [TMCMethods.lvit, clip, TMCMethods.tmc], datasets: datasets, runCommand: "make table-1", tableTarget: "Table1_TMC",
                       task: .binaryLViT)
 
 let colormap = Colormap.jet
+
+// Table 1's runs under its one protocol only (Papers/TMC/Table1.md, "One protocol").
+spec.protocols = TMCMethods.protocols
 
 FigureMain.run(spec) { session in
     var groups: [(dataset: DatasetSpec, factor: Int, samples: [SegSample], outputs: [String: [CaseOutput]])] = []

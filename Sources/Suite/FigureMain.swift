@@ -47,6 +47,8 @@ public struct FigureSpec {
     /// The task the runs were trained on: how the figure batches images and reads the network's output. The panels
     /// draw binary 2D masks; label-map panels for multi-class volumes come with MOSMOS's figures.
     public var task: SegmentationTask
+    /// When set, only runs of these protocols are drawn (`TableSpec.protocols`, the same for the table it reads).
+    public var protocols: Set<String>?
 
     public init(paper: String, table: String, target: String, title: String, page: String,
                 source: String, caption: String, methods: [Method], datasets: [DatasetSpec], runCommand: String,

@@ -137,8 +137,11 @@ public final class FigureSession {
     private func plan(_ m: Method, _ dataset: String) throws {
         let filter = RunFilter(paper: spec.paper, table: spec.table, method: m.row.method, dataset: dataset,
                                variant: m.row.variant, scale: scale.rawValue, seed: 0, dataSource: source)
-        // Runs of another stream generation saw other images (RunConfig.streams): never drawn.
-        let runs = try store.runs(filter).filter(\.config.hasCurrentStreams)
+        // Runs of another stream generation saw other images (RunConfig.streams), and runs of a protocol the table
+        // no longer counts are not its numbers: neither is drawn.
+        let runs = try store.runs(filter).filter { r in
+            r.config.hasCurrentStreams && (spec.protocols.map { r.config.hyperparameters["protocol"].map($0.contains) ?? false } ?? true)
+        }
         let finished = runs.filter { $0.status == .finished }
             .sorted { ($0.finishedAt ?? .distantPast, $0.id) > ($1.finishedAt ?? .distantPast, $1.id) }
         if let r = finished.first(where: { FileManager.default.fileExists(atPath: store.checkpointURL(runId: $0.id).path) }) {

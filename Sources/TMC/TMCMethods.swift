@@ -71,7 +71,7 @@ public enum TMCMethods {
         if scale == .paper {
             var r = Recipe(learningRate: lr, batchSize: 8, maxEpochs: 2000, patience: 20, imageSize: 224)
             if cell.method == "TMC" { r.loss = "bce"; r.auxWeight = usesAlignment ? 0.1 : 0 }
-            r.protocolTag = "tmc-paper"
+            r.protocolTag = paperProtocolTag
             return r
         }
         let epochs = scale == .proxy ? proxyEpochBudget : 2
@@ -86,6 +86,9 @@ public enum TMCMethods {
     /// The protocol's name in every run it trains: runs of earlier protocols stay in the store and its export,
     /// and no table counts them (`TableSpec.protocolTag`).
     public static let protocolTag = "tmc-2"
+    /// The protocols Tables 1 and 2 and the figures count: the one protocol, and the paper's recipe at paper scale.
+    public static let protocols: Set<String> = [protocolTag, paperProtocolTag]
+    public static let paperProtocolTag = "tmc-paper"
 
     /// Epochs of every proxy run, from the epoch-budget pilot (Papers/TMC/Table1.md, "Epoch budget").
     public static let proxyEpochBudget = 40

@@ -53,7 +53,7 @@ var spec = TableSpec(paper: "TMC", table: "Table1", target: "Table1_TMC",
                      runCommand: "make table-1")
 
 // Only runs of the one protocol count (the paper's recipe at paper scale); older runs stay in the export.
-spec.protocols = [TMCMethods.protocolTag, "tmc-paper"]
+spec.protocols = TMCMethods.protocols
 spec.selectionTable = TMCMethods.lambdaSelection.table
 
 // Binary lesion masks on 2D slices, scored per image at threshold 0.5 as LViT's code scores them (§4.2). TMC's λ is

@@ -59,7 +59,7 @@ var spec = TableSpec(paper: "TMC", table: "Table2", target: "Table2_Ablation",
                      page: "Papers/TMC/Table2.md", rows: methods.map(\.row), datasets: datasets, metrics: metrics,
                      claims: claims, publishedVersion: "arXiv v1/v2 text in ../shared/papers", runCommand: "make table-2")
 
-spec.protocols = [TMCMethods.protocolTag, "tmc-paper"]
+spec.protocols = TMCMethods.protocols
 spec.selectionTable = TMCMethods.lambdaSelection.table
 
 // Binary lesion masks on 2D slices, scored per image at threshold 0.5 as LViT's code scores them (§4.2). The
