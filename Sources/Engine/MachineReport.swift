@@ -13,7 +13,7 @@ public enum MachineReport {
             "GEMM     \(GEMMLibrary.summary)",
             "BLAS     \(blas.summary)\(GEMMLibrary.current == .openBLAS ? "" : " (fallback)")",
             "conv     \(DNNLConvolution.summary)",
-            "threads  \(Threads.count) (REPRO_THREADS, default: all cores)",
+            "threads  \(Threads.count) (REPRO_THREADS, else SLURM_CPUS_PER_TASK, else all cores)",
             "SIMD     Swift code built for \(BLASRuntime.buildSIMDBits)-bit vectors; elementwise C kernels run at \(repro_vector_kernel_bits()) bits (picked at load time)",
         ]
     }

@@ -6,7 +6,10 @@ import CEngineSupport
 /// these threads itself, so kernels never call `sgemm` from inside `parallelFor` (`sgemmSerial` is for that).
 public enum Threads {
     nonisolated(unsafe) public static var count: Int = {
-        if let s = ProcessInfo.processInfo.environment["REPRO_THREADS"], let n = Int(s), n > 0 { return n }
+        let env = ProcessInfo.processInfo.environment
+        if let s = env["REPRO_THREADS"], let n = Int(s), n > 0 { return n }
+        // A SLURM task gets the CPUs it asked for, not the node's.
+        if let s = env["SLURM_CPUS_PER_TASK"], let n = Int(s), n > 0 { return n }
         return ProcessInfo.processInfo.activeProcessorCount
     }()
     /// `REPRO_POOL=dispatch` runs parallel regions on libdispatch instead of the engine's pool, to compare the two.

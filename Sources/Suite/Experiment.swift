@@ -43,6 +43,22 @@ public struct Recipe: Codable, Hashable, Sendable {
 }
 
 extension Recipe {
+    /// The same recipe over `epochs` epochs: the schedule stretched to the new length, and a patience that meant
+    /// "no early stopping" kept so.
+    public func withEpochs(_ epochs: Int) -> Recipe {
+        var r = self
+        if patience >= maxEpochs { r.patience = epochs }
+        r.maxEpochs = epochs
+        switch lrSchedule {
+        case let .warmupCosine(w, _, start, minLR): r.lrSchedule = .warmupCosine(warmup: min(w, epochs), total: epochs, warmupStartLR: start, minLR: minLR)
+        case let .linearWarmupCosine(w, _, start, minLR): r.lrSchedule = .linearWarmupCosine(warmup: min(w, epochs), total: epochs, startLR: start, minLR: minLR)
+        case let .cosine(_, minLR): r.lrSchedule = .cosine(total: epochs, minLR: minLR)
+        case let .polynomial(_, power): r.lrSchedule = .polynomial(total: epochs, power: power)
+        default: break
+        }
+        return r
+    }
+
     /// The recipe as an epoch-budget pilot runs it: `epochs` epochs at the same rate, warm-up and optimiser, but the
     /// rate held after the warm-up and no early stopping, so that the validation curve shows where the method
     /// stops learning rather than where a decay or a patience rule stopped it.

@@ -77,6 +77,8 @@ public final class SegmentationRunner {
     @discardableResult
     public func run(_ plan: RunPlan, data: LabeledSplits, force: Bool, label: String, waitForOthers: Bool = false) throws -> Bool {
         let id = plan.config.id
+        // A finished run is skipped before any lock file is made: a restored clone stays without checkpoints/.
+        if !force, try store.run(id: id)?.status == .finished { return false }
         guard let lock = try RunLock.acquire(checkpoint: store.checkpointURL(runId: id), wait: waitForOthers) else {
             log("\(label): another process is training this run; left to it")
             leftToOthers += 1

@@ -563,6 +563,17 @@ public final class ResultStore: @unchecked Sendable {
 
     /// Finished runs with their summaries, cases and curves: everything a report or a check reads. One read
     /// transaction, so a run finishing meanwhile in another process is either wholly in or wholly out.
+    /// One finished run with its rows, nil when the store does not hold it finished.
+    public func result(id: String) throws -> RunResult? {
+        try pool.read { db in
+            guard let record = try Row.fetchOne(db, sql: "SELECT * FROM runs WHERE id = ? AND status = 'finished'",
+                                                arguments: [id]).map(Self.record(from:)) else { return nil }
+            var cases: [String: [String: Double]] = [:]
+            for row in try Self.caseMetrics(db, runId: id) { cases[row.metric, default: [:]][row.caseId] = row.value }
+            return RunResult(record: record, summary: try Self.summary(db, runId: id), cases: cases, curves: try Self.curves(db, runId: id))
+        }
+    }
+
     public func results(_ filter: RunFilter = RunFilter()) throws -> [RunResult] {
         let (sql, arguments) = filter.sqlConditions
         return try pool.read { db in

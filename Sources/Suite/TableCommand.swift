@@ -117,6 +117,16 @@ public struct TableOptions: ParsableArguments {
     public var lambda: Float?
     @Option(name: .customLong("learning-rate"), help: "Override the recipe's learning rate (a pilot's grid; the rate is part of the run id). Default: the table's recipe.")
     public var learningRate: Float?
+    @Flag(help: "List the runs this command would train (pre-trainings and λ-grid runs first, then cells) and exit. Trains nothing.")
+    public var plan = false
+    @Option(help: "Format of --plan: text or json (one JSON object per line).")
+    public var format = "text"
+    @Option(help: "Train only this run: a key or run id from --plan, or a prefix of one; repeatable. What it needs and the store lacks is trained first. For job arrays: nothing is exported or rendered.")
+    public var cell: [String] = []
+    @Option(name: .customLong("import-from"), help: "Before training, import the finished runs this store lacks from a shard store (.sqlite), every .sqlite in a folder, or a text file listing shard paths; repeatable.")
+    public var importFrom: [String] = []
+    @Option(help: "Override the recipe's epoch budget, its schedule stretched to match (the epochs are part of the run id). Default: the table's recipe.")
+    public var epochs: Int?
     @Option(name: .customLong("epoch-pilot"), help: "Epoch-budget pilot: train this many epochs at the recipe's rate held after its warm-up, without early stopping (store the pilot apart with --db). Default: the table's recipe.")
     public var epochPilot: Int?
     @Flag(help: "Rerun cells that already finished.")
@@ -180,87 +190,85 @@ public enum TableMain {
             return
         }
         let datasets = exp.spec.datasets.filter { o.dataset.isEmpty || o.dataset.contains($0.id) }
+        let methods = exp.methods.filter { only.isEmpty || only.contains($0.row.id) }
+        let walk = TableWalk(exp: exp, options: o, scale: scale, store: store,
+                             text: TextEncoderProvider(directory: o.textEncoder, root: paths.root), methods: methods,
+                             seeds: o.seeds ?? exp.defaultSeeds[scale] ?? 1)
+        if o.plan {
+            let entries = try walk.entries(datasets: datasets)
+            if o.format == "json" {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys]
+                for e in entries { print(String(decoding: try encoder.encode(e), as: UTF8.self)) }
+            } else {
+                print(PlanEntry.table(entries))
+            }
+            return
+        }
+        for source in o.importFrom {
+            let n = try ShardMerge.importFinished(from: try ShardMerge.shardFiles(source), into: store)
+            if n > 0 { FileHandle.standardError.write("imported \(n) finished runs from \(source)\n".data(using: .utf8)!) }
+        }
         if !o.reportOnly {
-            let methods = exp.methods.filter { only.isEmpty || only.contains($0.row.id) }
-            let seeds = o.seeds ?? exp.defaultSeeds[scale] ?? 1
             let runner = SegmentationRunner(store: store, progress: !o.noProgress)
             runner.deadline = o.timeBudget.map { Date().addingTimeInterval($0 * 60) }
             var paused: RunPaused?
-            let text = TextEncoderProvider(directory: o.textEncoder, root: paths.root)
             let start = Date()
             var done = 0, skipped = 0
-            let total = datasets.count * methods.count * seeds
-            // The configuration, plan and label of one run: a table cell, or a run of the λ selection's grid.
-            func plan(_ m: Method, _ ds: DatasetSpec, _ data: LabeledSplits, seed: Int, table: String,
-                      auxWeight: Float?) throws -> RunPlan {
-                let cell = Cell(method: m.row.method, dataset: ds.id, variant: m.row.variant, parameters: m.row.pinned)
-                var recipe = exp.recipe(cell, scale)
-                if let pilot = o.epochPilot { recipe = recipe.epochPilot(epochs: pilot) }
-                if let l = o.lambda ?? auxWeight, recipe.auxWeight != 0 { recipe.auxWeight = l }
-                if let lr = o.learningRate { recipe.learningRate = lr }
-                let source: DataSource = o.dataRoot == nil ? .proxy : .real
-                var hyper = recipe.asDictionary.merging(cell.parameters) { _, swept in swept }
-                hyper["data"] = data.source
-                let encoder = m.usesText ? try text.encoder() : nil
-                if let e = encoder { hyper["text_encoder"] = e.name }
-                let pretrain = m.pretrain?(scale)
-                if let p = pretrain { hyper["pretrain"] = VLPPretraining.describe(p) }
-                let task = exp.task(cell, scale)
-                let channels = data.train.first?.channels ?? 1
-                let size = data.train.first?.shape.last ?? scale.imageSize
-                let context = ModelContext(scale: scale, inChannels: channels, imageSize: size, textWidth: encoder?.width ?? 384,
-                                           outChannels: task.outputChannels)
-                if let describe = m.architecture { hyper["model"] = describe(context) }
-                let config = RunConfig(paper: exp.spec.paper, table: table, method: cell.method,
-                                       dataset: cell.dataset, variant: cell.variant, scale: scale.rawValue,
-                                       seed: seed, dataSource: source, hyperparameters: hyper)
-                let dependency = try pretrain.map { settings -> Dependency in
-                    guard let e = encoder else { throw RunError("\(m.row.display): pre-training needs a text encoder") }
-                    return try VLPPretraining.dependency(method: m, settings: settings, fineTuning: config, context: context,
-                                                         data: data, textEncoder: e.name, encode: e.encode)
-                }
-                return RunPlan(config: config, cell: cell, recipe: recipe, scale: scale, seed: seed, task: task,
-                               makeModel: { m.make(context) }, encodeText: encoder?.encode, dependency: dependency)
-            }
-            // λ is chosen before the cells that use it, on validation only, and once for every seed.
-            func selectAuxWeight(_ ds: DatasetSpec, _ data: LabeledSplits) throws -> Float? {
-                guard let sel = exp.auxWeightSelection, o.lambda == nil, o.epochPilot == nil else { return nil }
-                let grid = sel.grid(scale)
-                let needed = methods.contains { m in
-                    exp.recipe(Cell(method: m.row.method, dataset: ds.id, variant: m.row.variant, parameters: m.row.pinned), scale).auxWeight != 0
-                }
-                guard needed, !grid.isEmpty else { return nil }
-                var scores: [(value: Float, score: Double)] = []
-                for (k, value) in grid.enumerated() {
-                    let p = try plan(sel.method, ds, data, seed: sel.seed, table: sel.table, auxWeight: value)
-                    let label = "λ selection \(k + 1)/\(grid.count) · \(sel.method.row.id) · \(ds.display) · λ = \(value)"
-                    // Waits for a process training the same grid run: the choice needs its score.
-                    _ = try runner.run(p, data: data, force: o.force, label: label, waitForOthers: true)
-                    let key = "best_val_" + p.task.selectionMetric
-                    scores.append((value, try store.summary(runId: p.config.id)[key] ?? .nan))
-                }
-                guard let chosen = AuxWeightSelection.choose(scores) else {
-                    throw RunError("\(ds.display): no run of the λ grid \(grid) has a finite validation score; see the runs of table \(sel.table) in the store")
-                }
-                let listed = scores.map { "\($0.value): \(String(format: "%.2f", $0.score))" }.joined(separator: ", ")
-                FileHandle.standardError.write("\(ds.display): λ = \(chosen) chosen on validation (\(listed))\n".data(using: .utf8)!)
-                return chosen
-            }
+            let total = datasets.count * methods.count * walk.seeds
+            // With --cell, only the named runs train; what they need and the store lacks is trained first, here.
+            let wanted = { (names: [String]) in o.cell.isEmpty || o.cell.contains { n in names.contains { $0.hasPrefix(n) } } }
             cells: for ds in datasets {
                 let data = try exp.data(ds, scale, o.dataRoot)
-                let chosen: Float?
-                do { chosen = try selectAuxWeight(ds, data) } catch let p as RunPaused { paused = p; break cells }
-                for m in methods {
-                    for seed in 0..<seeds {
-                        let p = try plan(m, ds, data, seed: seed, table: exp.spec.table, auxWeight: chosen)
-                        let label = "[\(done + skipped + 1)/\(total)] \(m.row.id) · \(ds.display) · seed \(seed)"
-                        do {
+                let grid = try walk.selectionPlans(ds, data)
+                var chosen: Float?
+                do {
+                    for (k, (value, p)) in grid.enumerated() where wanted([p.config.id]) {
+                        let label = "λ selection \(k + 1)/\(grid.count) · \(ds.display) · λ = \(value)"
+                        // A grid run another process trains is left to it; `choose` waits for it when a cell needs λ.
+                        if try runner.run(p, data: data, force: o.force, label: label) { done += 1 }
+                    }
+                    // λ once the grid is stored; a --cell run that needs it trains what the store lacks.
+                    func choose() throws -> Float? {
+                        if grid.isEmpty { return nil }
+                        if let c = chosen { return c }
+                        for (k, (value, p)) in grid.enumerated() where try store.run(id: p.config.id)?.status != .finished {
+                            let label = "λ selection \(k + 1)/\(grid.count) · \(ds.display) · λ = \(value) (needed here)"
+                            _ = try runner.run(p, data: data, force: false, label: label, waitForOthers: true)
+                        }
+                        guard let (c, scores) = try walk.chosenFromStore(grid) else { throw RunError("\(ds.display): the λ grid did not finish") }
+                        let listed = scores.map { "\($0.value): \(String(format: "%.2f", $0.score))" }.joined(separator: ", ")
+                        FileHandle.standardError.write("\(ds.display): λ = \(c) chosen on validation (\(listed))\n".data(using: .utf8)!)
+                        chosen = c
+                        return c
+                    }
+                    for m in methods {
+                        for seed in 0..<walk.seeds {
+                            let needsGrid = !grid.isEmpty && exp.recipe(Cell(method: m.row.method, dataset: ds.id, variant: m.row.variant,
+                                                                             parameters: m.row.pinned), scale).auxWeight != 0
+                            if !o.cell.isEmpty {
+                                // A named pre-training trains alone: its id does not depend on λ.
+                                let probe = try walk.plan(m, ds, data, seed: seed, table: exp.spec.table, auxWeight: nil)
+                                if let d = probe.dependency, wanted([d.plan.config.id]) {
+                                    _ = try runner.weights(of: d.plan, label: "pre-training · \(m.row.id) · \(ds.display)")
+                                    done += 1
+                                }
+                                // The cell itself, named by its key or by its run id (which needs λ when it uses one).
+                                var ids = [walk.cellKey(m, ds, seed: seed)]
+                                if !needsGrid { ids.append(probe.config.id) } else if let c = try walk.chosenFromStore(grid)?.0 {
+                                    ids.append(try walk.plan(m, ds, data, seed: seed, table: exp.spec.table, auxWeight: c).config.id)
+                                }
+                                guard wanted(ids) else { continue }
+                            }
+                            let p = try walk.plan(m, ds, data, seed: seed, table: exp.spec.table,
+                                                  auxWeight: needsGrid ? try choose() : nil)
+                            let label = "[\(done + skipped + 1)/\(total)] \(m.row.id) · \(ds.display) · seed \(seed)"
                             if try runner.run(p, data: data, force: o.force, label: label) { done += 1 } else { skipped += 1 }
-                        } catch let p as RunPaused {
-                            paused = p
-                            break cells
                         }
                     }
+                } catch let p as RunPaused {
+                    paused = p
+                    break cells
                 }
             }
             let others = runner.leftToOthers > 0 ? " (\(runner.leftToOthers) of them still training in another process)" : ""
@@ -268,6 +276,8 @@ public enum TableMain {
             if let p = paused {
                 FileHandle.standardError.write("\(exp.spec.target): time budget spent; \(p.description). \(total - done - skipped - 1) more cells not started.\n".data(using: .utf8)!)
             }
+            // A job-array task (--cell) leaves exporting and rendering to the merge: its store is one shard.
+            guard o.cell.isEmpty else { return }
             // The table's runs (and the pre-trainings they load) as text beside the store: commit Reports/runs/
             // and a fresh clone renders and checks these numbers without training.
             for table in [exp.spec.table, pretrainingTable] + [exp.auxWeightSelection?.table].compactMap({ $0 }) {

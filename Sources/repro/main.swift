@@ -13,7 +13,7 @@ struct Repro: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "repro",
         abstract: "Reproduction suite for TMC and MOSMOS: reports, checks, model descriptions, scoring, text embedding.",
-        subcommands: [Report.self, Check.self, Export.self, EpochBudgetCommand.self, Describe.self, ProxyCommand.self, Evaluate.self, Embed.self, Doctor.self, CodeVersionCommand.self])
+        subcommands: [Report.self, Check.self, Export.self, Plan.self, Slurm.self, Merge.self, EpochBudgetCommand.self, Describe.self, ProxyCommand.self, Evaluate.self, Embed.self, Doctor.self, CodeVersionCommand.self])
 }
 
 /// The table and figure executables built beside this one, in name order.
@@ -74,6 +74,96 @@ struct Export: ParsableCommand {
         let root = try ProjectPaths.locate().root
         let url = URL(fileURLWithPath: db, relativeTo: root)
         let store = try RunExport.openStore(url)
+        for file in try RunExport.write(store, to: RunExport.folder(for: url)) { print("wrote \(file.path)") }
+    }
+}
+
+/// The table executable `name`, built beside repro; one error naming the targets when there is no such table.
+func tableExecutable(_ name: String) throws -> URL {
+    let url = Executables.directory.appendingPathComponent(name)
+    guard FileManager.default.isExecutableFile(atPath: url.path), name.hasPrefix("Table") else {
+        throw ValidationError("no table target \(name) beside repro; there are \(tableTargets().map(\.lastPathComponent).filter { $0.hasPrefix("Table") }.joined(separator: ", "))")
+    }
+    return url
+}
+
+struct Plan: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List the runs a table target would train: pre-trainings and λ-grid runs first, then cells, with their keys (for --cell), run ids and dependencies.",
+        discussion: "Example: repro plan Table1_TMC --scale smoke --dataset QaTa-COV19 --format json")
+    @Argument(parsing: .captureForPassthrough, help: "The table target, then its options (--scale, --seeds, --dataset, --format json, ...).")
+    var arguments: [String] = []
+    func run() throws {
+        guard let target = arguments.first else { throw ValidationError("name a table target, e.g. repro plan Table1_TMC --scale smoke") }
+        let status = try Executables.run(try tableExecutable(target), Array(arguments.dropFirst()) + ["--plan"])
+        if status != 0 { throw ExitCode(status) }
+    }
+}
+
+struct Slurm: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write (and with --submit, submit) a table's runs as SLURM job arrays: pre-trainings first, then cells, then a merge.",
+        discussion: "Example: repro slurm --out /scratch/t1 --partition cpu --time 02:00:00 --submit Table1_TMC --scale proxy --seeds 3. Each task writes its own shard store under OUT/shards/; the merge job merges them into --db and exports Reports/runs/-style text beside it (README, \"Running on a cluster\").")
+    @Option(help: "Folder for the scripts, key files, shards and logs (on a file system every node sees).") var out: String
+    @Option(help: "Store the merge job writes.") var db = "Reports/results.sqlite"
+    @Option(help: "SLURM partition.") var partition: String?
+    @Option(help: "Time limit per task (SLURM's format).") var time = "04:00:00"
+    @Option(name: .customLong("cpus-per-task"), help: "CPUs per task; the engine uses as many threads.") var cpusPerTask = 2
+    @Option(help: "Memory per task (SLURM's format).") var mem = "8G"
+    @Option(name: .customLong("array-limit"), help: "At most this many tasks of an array at once.") var arrayLimit: Int?
+    @Flag(help: "Submit the chain with sbatch and print the job ids.") var submit = false
+    @Argument(parsing: .captureForPassthrough, help: "The table target, then its options (--scale, --seeds, ...).")
+    var arguments: [String] = []
+
+    func run() throws {
+        guard let target = arguments.first else { throw ValidationError("name a table target after the options, e.g. repro slurm --out /tmp/t1 Table1_TMC --scale smoke") }
+        let exe = try tableExecutable(target)
+        let tableArguments = Array(arguments.dropFirst())
+        for banned in ["--db", "--cell", "--plan", "--format", "--import-from"] where tableArguments.contains(banned) {
+            throw ValidationError("\(banned) is set per task by repro slurm; leave it out of the table options")
+        }
+        let root = try ProjectPaths.locate().root
+        let outURL = URL(fileURLWithPath: out, relativeTo: URL(fileURLWithPath: FileManager.default.currentDirectoryPath)).standardizedFileURL
+        let planDB = outURL.appendingPathComponent("plan.sqlite")
+        let p = Process()
+        p.executableURL = exe
+        p.arguments = tableArguments + ["--plan", "--format", "json", "--db", planDB.path]
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        try p.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else { throw ExitCode(p.terminationStatus) }
+        let entries = try String(decoding: data, as: UTF8.self).split(separator: "\n").map {
+            try JSONDecoder().decode(PlanEntry.self, from: Data($0.utf8))
+        }
+        let plan = SlurmPlan(target: target, tableArguments: tableArguments, entries: entries, out: outURL,
+                             binaries: Executables.directory, root: root,
+                             store: URL(fileURLWithPath: db, relativeTo: root).standardizedFileURL,
+                             resources: .init(partition: partition, time: time, cpusPerTask: cpusPerTask, mem: mem, arrayLimit: arrayLimit))
+        let submitScript = try plan.write()
+        let first = entries.filter { $0.phase == 1 }.count
+        print("\(target): \(first) pre-trainings and grid runs, \(entries.count - first) cells; scripts in \(outURL.path)")
+        guard submit else { print("submit with: bash \(submitScript.path)"); return }
+        fflush(stdout)
+        let status = try Executables.run(URL(fileURLWithPath: "/bin/bash"), [submitScript.path])
+        if status != 0 { throw ExitCode(status) }
+    }
+}
+
+struct Merge: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Merge shard stores (a job array's) into one store, then export it: idempotent; unfinished shards are reported and not merged; conflicting finished runs are an error naming both shards.")
+    @Argument(help: "Shard stores (.sqlite), folders of them, or files listing them.") var shards: [String]
+    @Option(help: "The store to merge into.") var db = "Reports/results.sqlite"
+    func run() throws {
+        let root = try ProjectPaths.locate().root
+        let url = URL(fileURLWithPath: db, relativeTo: root)
+        let store = try RunExport.openStore(url)
+        let files = try shards.flatMap { try ShardMerge.shardFiles($0) }
+        let report = try ShardMerge.merge(files, into: store)
+        for u in report.unfinished { print("not merged: run \(u.run.prefix(12)) is \(u.status) in \(u.shard)") }
+        print("merged \(report.merged.count) runs from \(files.count) shards (\(report.alreadyPresent.count) already present, \(report.unfinished.count) unfinished, \(report.checkpointsCopied) checkpoints copied) into \(url.path)")
         for file in try RunExport.write(store, to: RunExport.folder(for: url)) { print("wrote \(file.path)") }
     }
 }

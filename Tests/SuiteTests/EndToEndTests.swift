@@ -14,19 +14,8 @@ final class EndToEndTests: XCTestCase {
              file: StaticString = #filePath, line: UInt = #line) throws -> String {
         let exe = EndToEndTests.binDir.appendingPathComponent(name)
         guard FileManager.default.fileExists(atPath: exe.path) else { throw XCTSkip("\(name) not built next to the tests") }
-        let p = Process()
-        p.executableURL = exe
-        p.arguments = args
-        p.currentDirectoryURL = EndToEndTests.root
-        if !environment.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = out
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self)
-        XCTAssertEqual(p.terminationStatus, status, "\(name) \(args.joined(separator: " ")):\n\(text.suffix(3000))", file: file, line: line)
+        let (exit, text) = try runProcess(exe, args, in: EndToEndTests.root, environment: environment)
+        XCTAssertEqual(exit, status, "\(name) \(args.joined(separator: " ")):\n\(text.suffix(3000))", file: file, line: line)
         return text
     }
 

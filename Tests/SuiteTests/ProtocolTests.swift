@@ -50,6 +50,17 @@ final class ProtocolTests: XCTestCase {
         XCTAssertEqual(unetr.epochPilot(epochs: 9).lrSchedule, .warmupConstant(warmup: 2, warmupStartLR: 0))
     }
 
+    /// `--epochs` stretches the schedule to the new length and keeps "no early stopping".
+    func testEpochOverrideStretchesTheSchedule() {
+        let r = TMCMethods.recipe(Cell(method: "UNet", dataset: "QaTa-COV19", variant: "image-only"), .smoke).withEpochs(8)
+        XCTAssertEqual([r.maxEpochs, r.patience], [8, 8])
+        XCTAssertEqual(r.lrSchedule, .warmupCosine(warmup: 1, total: 8, warmupStartLR: Float(3e-4) / 10))
+        XCTAssertEqual(r.lrSchedule.lr(base: 3e-4, step: 8), 0, accuracy: 1e-12)
+        var patient = r
+        patient.patience = 3
+        XCTAssertEqual(patient.withEpochs(20).patience, 3)
+    }
+
     func testLambdaIsTheBestOnValidationAndTheEarlierOnATie() {
         XCTAssertEqual(AuxWeightSelection.choose([(0.01, 80), (0.1, 82.5), (1, 81)]), 0.1)
         XCTAssertEqual(AuxWeightSelection.choose([(0.01, 82.5), (0.1, 82.5), (1, 81)]), 0.01)

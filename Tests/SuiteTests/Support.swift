@@ -56,3 +56,21 @@ func makeProjectRoot(_ testCase: XCTestCase) throws -> ProjectPaths {
     try Data("// marker\n".utf8).write(to: root.appendingPathComponent("Package.swift"))
     return paths
 }
+
+/// Runs an executable in `directory` with its output and errors in one string, the environment extended by
+/// `environment`; returns its exit status and that output.
+func runProcess(_ executable: URL, _ arguments: [String], in directory: URL,
+                environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
+    let p = Process()
+    p.executableURL = executable
+    p.arguments = arguments
+    p.currentDirectoryURL = directory
+    if !environment.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
+    let out = Pipe()
+    p.standardOutput = out
+    p.standardError = out
+    try p.run()
+    let data = out.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+}

@@ -91,15 +91,7 @@ final class VolumeEvaluationTests: XCTestCase {
         let exe = EndToEndTests.binDir.appendingPathComponent("repro")
         guard FileManager.default.fileExists(atPath: exe.path) else { throw XCTSkip("repro not built next to the tests") }
         func repro(_ args: [String]) throws -> (Int32, String) {
-            let p = Process(), out = Pipe()
-            p.executableURL = exe
-            p.arguments = args
-            p.standardOutput = out
-            p.standardError = out
-            try p.run()
-            let data = out.fileHandleForReading.readDataToEndOfFile()
-            p.waitUntilExit()
-            return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+            try runProcess(exe, args, in: URL(fileURLWithPath: FileManager.default.currentDirectoryPath))
         }
         let (p, t) = try folders(["a.nii.gz": cube(label: 1, x0: 1)], ["a.nii.gz": cube(label: 1, x0: 2)])
         let (status, text) = try repro(["evaluate", "--pred", p.path, "--gt", t.path, "--format", "json"])

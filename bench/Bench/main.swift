@@ -265,6 +265,29 @@ let cases: [Case] = [
     },
 ] + layer3dCases + mosmosCases
 
+/// One training step of a cell at paper scale, to size cluster jobs (README, "Running on a cluster": `--time` and
+/// `--mem`). Run only when named with --only: each step takes seconds and gigabytes.
+let paperCases: [Case] = [
+    multiclassCase("paper_unetr_b2_96", [2, 1, 96, 96, 96]) { let m = UNETR(.paper); return (m, { m($0) }) },
+    multiclassCase("paper_resnet50_unet_b96_1x96", [96, 1, 96, 96]) { let m = ResNetUNet(); return (m, { m($0) }) },
+    Case(name: "paper_tmc_b8_1x224") {
+        // TMC at the paper's size (Swin-T, LViT base 64, 224²) with MiniLM-wide text features of 24 tokens.
+        var rng = RNG(seed: 1)
+        let model = TMC(config: .of(.paper), inChannels: 1)
+        let (b, t, d) = (8, 24, 384)
+        let x = Tensor.randn([b, 1, 224, 224], std: 1, rng: &rng)
+        let mask = Tensor.rand([b, 1, 224, 224], lo: 0, hi: 1, rng: &rng).greater(0.5)
+        let text = TextInput(tokenIds: (0..<b).map { i in (0..<t).map { 100 + i + $0 } },
+                             features: Tensor.randn([b, t, d], std: 1, rng: &rng),
+                             stageFeatures: (0..<4).map { _ in Tensor.randn([b, t, d], std: 1, rng: &rng) })
+        var align: Tensor?
+        return trainingStep(model, { let out = model(x, text: text); align = out.auxLosses["align"]; return out.logits }) {
+            Loss.bceWithLogits($0, mask) + align! * 0.1
+        }
+    },
+]
+let allCases = cases + paperCases
+
 // MARK: - PyTorch side
 
 /// bench/torch_bench.py next to this file's directory, or under the working directory.
@@ -360,8 +383,8 @@ func pad(_ s: String, _ w: Int) -> String { s.count >= w ? s : s + String(repeat
 
 let options = Options(CommandLine.arguments)
 cpuClock = options.cpu
-if let only = options.only, only != "kernels", !cases.contains(where: { $0.name == only }) {
-    fail("unknown case \(only); cases: \(cases.map { $0.name }.joined(separator: ", ")), kernels")
+if let only = options.only, only != "kernels", !allCases.contains(where: { $0.name == only }) {
+    fail("unknown case \(only); cases: \(allCases.map { $0.name }.joined(separator: ", ")), kernels")
 }
 for line in MachineReport.header() + MachineReport.rates() { print(line) }
 print("threads \(Threads.count), warm-up \(options.warmup), timed steps \(options.iters), load \(fmt(loadAverage(), 2))"
@@ -369,7 +392,7 @@ print("threads \(Threads.count), warm-up \(options.warmup), timed steps \(option
 var rows: [[String: Any]] = []
 
 print("\(pad("case", 26)) \(pad("engine ms", 10)) \(pad("torch ms", 10)) ratio   load")
-for c in cases where options.only == nil || options.only == c.name {
+for c in (options.only == nil ? cases : allCases) where options.only == nil || options.only == c.name {
     let load = loadAverage()
     let step = c.make()
     var engineRounds: [Double] = [], torchRounds: [Double] = []
