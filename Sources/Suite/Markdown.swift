@@ -32,6 +32,11 @@ public enum Markdown {
     static func emptySection(_ report: TableReport) -> [String] {
         var lines = ["## No runs yet", ""]
         if let command = report.spec.runCommand { lines += ["Run `\(command)` to fill this table.", ""] }
+        if report.otherProtocolRuns > 0, let tags = report.spec.protocols {
+            lines += ["\(report.otherProtocolRuns) finished runs of these cells trained under an earlier protocol are kept in the "
+                      + "store and its export but not counted: this table counts runs of protocol "
+                      + tags.sorted().map { "`\($0)`" }.joined(separator: ", ") + " only (\(report.spec.page)).", ""]
+        }
         let empty = TableSection(dataSource: .proxy, scale: "", runs: [], spec: report.spec)
         let section = SectionReport(section: empty, checks: [], claims: [], figures: [], unfinished: [])
         for dataset in report.spec.datasets {

@@ -49,6 +49,8 @@ public struct TableReport {
     public let storeName: String
     /// The finished runs of the table's auxiliary-weight selection (`TableSpec.selectionTable`), for its grid.
     public var selectionRuns: [RunResult] = []
+    /// Finished runs of the table's cells under protocols it no longer counts (`TableSpec.protocols`).
+    public var otherProtocolRuns = 0
 
     public init(spec: TableSpec, catalogue: PublishedCatalogue, tolerances: ToleranceFile?, sections: [SectionReport],
                 generatedAt: Date, figureNote: String? = nil, storeName: String = "Reports/results.sqlite") {

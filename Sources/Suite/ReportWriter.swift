@@ -39,6 +39,7 @@ public struct ReportWriter {
         var report = TableReport.assemble(spec: spec, results: results, unfinished: unfinished, catalogue: catalogue,
                                           tolerances: tolerances, references: references, figures: figures, figureNote: note,
                                           storeName: storeName)
+        report.otherProtocolRuns = spec.otherProtocolRuns(results).count
         if let table = spec.selectionTable {
             report.selectionRuns = try store.results(RunFilter(paper: spec.paper, table: table))
                 .filter { $0.record.status == .finished && $0.record.config.hasCurrentStreams && spec.followsProtocol($0.record.config) }

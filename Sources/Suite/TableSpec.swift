@@ -216,16 +216,22 @@ public struct TableSpec {
         let key = { (r: RunResult) in SectionKey(dataSource: r.record.config.dataSource, scale: r.record.config.scale) }
         let grouped = Dictionary(grouping: mine, by: key)
         // Finished runs of the table's cells that another protocol trained: counted on the page, never in a cell.
-        let retired = protocols == nil ? [:] : Dictionary(grouping: results.filter {
-            var c = $0.record.config
-            guard $0.record.status == .finished, !followsProtocol(c) else { return false }
-            c.hyperparameters["protocol"] = protocols!.first
-            return accepts(c, gridIds: nil)
-        }, by: key).mapValues(\.count)
+        let retired = Dictionary(grouping: otherProtocolRuns(results), by: key).mapValues(\.count)
         return grouped.keys.sorted().map { key in
             let (kept, dropped) = latestPerSeed(grouped[key]!)
             return TableSection(dataSource: key.dataSource, scale: key.scale, runs: kept, superseded: dropped,
                                 otherProtocols: retired[key] ?? 0, spec: self)
+        }
+    }
+
+    /// Finished runs of the table's cells that a protocol it no longer counts trained.
+    public func otherProtocolRuns(_ results: [RunResult]) -> [RunResult] {
+        guard let tags = protocols else { return [] }
+        return results.filter {
+            var c = $0.record.config
+            guard $0.record.status == .finished, !followsProtocol(c) else { return false }
+            c.hyperparameters["protocol"] = tags.first
+            return accepts(c, gridIds: nil)
         }
     }
 
