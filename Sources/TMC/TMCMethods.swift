@@ -90,9 +90,9 @@ public enum TMCMethods {
     public static let protocols: Set<String> = [protocolTag, paperProtocolTag]
     public static let paperProtocolTag = "tmc-paper"
 
-    /// Epochs of every proxy run, from the epoch-budget pilot (Papers/TMC/Table1.md, "Epoch budget"): UNet on the
-    /// Duke-like proxy came within 1 Dice of its best only at epoch 48 of the pilot's 50, so the rule gives 50, the
-    /// pilot's own length, a limit rather than a measured plateau.
+    /// Epochs of every proxy run, from the epoch-budget pilot (Papers/TMC/Table1.md, "Epoch budget"): on the
+    /// Duke-like proxy three rows came within 1 Dice of their best only at the pilot's last epoch, so the rule gives
+    /// 50, the pilot's own length: a limit there rather than a measured plateau.
     public static let proxyEpochBudget = 50
 
     /// λ when no selection ran (a smoke run with `--lambda`, or a data set without TMC rows).
