@@ -244,8 +244,7 @@ public enum TableMain {
                     }
                     for m in methods {
                         for seed in 0..<walk.seeds {
-                            let needsGrid = !grid.isEmpty && exp.recipe(Cell(method: m.row.method, dataset: ds.id, variant: m.row.variant,
-                                                                             parameters: m.row.pinned), scale).auxWeight != 0
+                            let needsGrid = !grid.isEmpty && walk.usesAuxWeight(m, ds)
                             if !o.cell.isEmpty {
                                 // A named pre-training trains alone: its id does not depend on λ.
                                 let probe = try walk.plan(m, ds, data, seed: seed, table: exp.spec.table, auxWeight: nil)

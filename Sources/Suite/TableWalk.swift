@@ -39,7 +39,7 @@ struct TableWalk {
     /// The configuration, plan and label of one run: a table cell, or a run of the λ selection's grid.
     func plan(_ m: Method, _ ds: DatasetSpec, _ data: LabeledSplits, seed: Int, table: String, auxWeight: Float?) throws -> RunPlan {
         let o = options
-        let cell = Cell(method: m.row.method, dataset: ds.id, variant: m.row.variant, parameters: m.row.pinned)
+        let cell = self.cell(m, ds)
         var recipe = exp.recipe(cell, scale)
         if let epochs = o.epochs { recipe = recipe.withEpochs(epochs) }
         if let pilot = o.epochPilot { recipe = recipe.epochPilot(epochs: pilot) }
@@ -71,13 +71,17 @@ struct TableWalk {
 
     var source: DataSource { options.dataRoot == nil ? .proxy : .real }
 
+    func cell(_ m: Method, _ ds: DatasetSpec) -> Cell {
+        Cell(method: m.row.method, dataset: ds.id, variant: m.row.variant, parameters: m.row.pinned)
+    }
+
+    /// Whether the row trains with an auxiliary loss on `ds`, and so takes the λ the grid chooses.
+    func usesAuxWeight(_ m: Method, _ ds: DatasetSpec) -> Bool { exp.recipe(cell(m, ds), scale).auxWeight != 0 }
+
     /// The λ grid's runs on `ds`, when a row to be run needs λ; empty otherwise (or when `--lambda` fixes it).
     func selectionPlans(_ ds: DatasetSpec, _ data: LabeledSplits) throws -> [(value: Float, plan: RunPlan)] {
         guard let sel = exp.auxWeightSelection, options.lambda == nil, options.epochPilot == nil else { return [] }
-        let needed = methods.contains { m in
-            exp.recipe(Cell(method: m.row.method, dataset: ds.id, variant: m.row.variant, parameters: m.row.pinned), scale).auxWeight != 0
-        }
-        guard needed else { return [] }
+        guard methods.contains(where: { usesAuxWeight($0, ds) }) else { return [] }
         return try sel.grid(scale).map { ($0, try plan(sel.method, ds, data, seed: sel.seed, table: sel.table, auxWeight: $0)) }
     }
 
@@ -115,8 +119,7 @@ struct TableWalk {
             let chosen = grid.isEmpty ? nil : try chosenFromStore(grid)?.0
             for m in methods {
                 for seed in 0..<seeds {
-                    let usesGrid = !grid.isEmpty && exp.recipe(Cell(method: m.row.method, dataset: ds.id, variant: m.row.variant,
-                                                                    parameters: m.row.pinned), scale).auxWeight != 0
+                    let usesGrid = !grid.isEmpty && usesAuxWeight(m, ds)
                     let p = try plan(m, ds, data, seed: seed, table: exp.spec.table, auxWeight: chosen)
                     var depends: [String] = usesGrid ? grid.map(\.plan.config.id) : []
                     if let d = p.dependency {
