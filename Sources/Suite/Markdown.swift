@@ -70,7 +70,10 @@ public enum Markdown {
                 + "(Papers/\(report.spec.paper)/reference-\(s.scale).json).")
         }
         let seeds = s.seeds.isEmpty ? "none finished" : s.seeds.map(String.init).joined(separator: ", ")
-        var facts = ["Scale `\(s.scale)`", "seeds \(seeds)", "\(s.runs.count) finished runs"]
+        let copies = s.runs.filter { $0.record.trainedAs != nil }.count
+        var facts = ["Scale `\(s.scale)`", "seeds \(seeds)",
+                     "\(s.runs.count) finished runs" + (copies == 0 ? "" : " (\(copies) of them the same training as "
+                        + "a run of another table, copied, not trained twice)")]
         let versions = s.codeVersions
         if !versions.isEmpty {
             facts.append("code " + versions.map { "`\($0)`" }.joined(separator: ", ")

@@ -32,6 +32,8 @@ public enum RunExport {
         var finishedAt: String?
         var epochsDone: Int
         var bestEpoch: Int?
+        /// The run that trained, for a run copied from another table's identical training.
+        var trainedAs: String?
         /// JSON has no NaN: undefined values are null.
         var summary: [String: Double?]
         var curves: [Point]
@@ -51,7 +53,7 @@ public enum RunExport {
         let rec = r.record
         return Line(id: rec.id, config: rec.config, codeVersion: rec.codeVersion, machine: rec.machine,
                     startedAt: rec.startedAt.map(dates.string), finishedAt: rec.finishedAt.map(dates.string),
-                    epochsDone: rec.epochsDone, bestEpoch: rec.bestEpoch, summary: r.summary.mapValues(finite),
+                    epochsDone: rec.epochsDone, bestEpoch: rec.bestEpoch, trainedAs: rec.trainedAs, summary: r.summary.mapValues(finite),
                     curves: r.curves.map { Line.Point(epoch: $0.epoch, split: $0.split, metric: $0.metric, value: finite($0.value)) },
                     cases: r.cases.mapValues { $0.mapValues(finite) })
     }
@@ -59,7 +61,8 @@ public enum RunExport {
     static func result(_ l: Line) -> RunResult {
         let record = RunRecord(id: l.id, config: l.config, status: .finished, codeVersion: l.codeVersion,
                                startedAt: l.startedAt.flatMap(dates.date), finishedAt: l.finishedAt.flatMap(dates.date),
-                               error: nil, epochsDone: l.epochsDone, bestEpoch: l.bestEpoch, machine: l.machine)
+                               error: nil, epochsDone: l.epochsDone, bestEpoch: l.bestEpoch, machine: l.machine,
+                               trainedAs: l.trainedAs)
         return RunResult(record: record, summary: l.summary.mapValues { $0 ?? .nan },
                          cases: l.cases.mapValues { $0.mapValues { $0 ?? .nan } },
                          curves: l.curves.map { CurvePoint(epoch: $0.epoch, split: $0.split, metric: $0.metric, value: $0.value ?? .nan) })

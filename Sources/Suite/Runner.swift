@@ -35,6 +35,9 @@ public struct RunPlan {
     public var dependency: Dependency?
     /// What is segmented and how it is scored (TMC: `.binaryLViT`).
     public var task: SegmentationTask
+    /// Runs of other tables that are this run's training under another name (the same model, data, recipe and
+    /// seed); the first one finished is copied instead of training again (`ResultStore.copyTraining`).
+    public var sameTraining: [RunConfig] = []
 
     public init(config: RunConfig, cell: Cell, recipe: Recipe, scale: Scale, seed: Int, task: SegmentationTask,
                 makeModel: @escaping () -> SegmentationModel, encodeText: (([String]) -> TextInput)? = nil,
@@ -86,6 +89,12 @@ public final class SegmentationRunner {
         }
         defer { withExtendedLifetime(lock) {} }
         if force { try store.deleteRun(runId: id); try? FileManager.default.removeItem(at: store.checkpointURL(runId: id)) }
+        for other in plan.sameTraining where other.id != id && !force {
+            guard let done = try store.result(id: other.id), done.record.status == .finished else { continue }
+            try store.copyTraining(done, as: plan.config)
+            log("\(label): the same training as run \(other.id.prefix(12)) of \(other.table) (\(other.method) · \(other.variant)); copied, not retrained")
+            return true
+        }
         switch try store.beginRun(plan.config) {
         case .finished: return false
         case .new, .resumable: break

@@ -154,6 +154,9 @@ public struct RunRecord: Equatable, Sendable {
     public let bestEpoch: Int?
     /// The CPU (or CPUs, comma-separated, for a run resumed elsewhere) that trained it.
     public var machine: String = ""
+    /// The run whose training this one is, when it was copied rather than trained (`ResultStore.copyTraining`):
+    /// another table's run of the same model, data, recipe and seed.
+    public var trainedAs: String? = nil
 }
 
 /// What `beginRun` found. `resumable` carries the row as it was before the call (its status tells whether the
@@ -370,6 +373,9 @@ public final class ResultStore: @unchecked Sendable {
         migrator.registerMigration("v2: machine") { db in
             try db.execute(sql: "ALTER TABLE runs ADD COLUMN machine TEXT NOT NULL DEFAULT ''")
         }
+        migrator.registerMigration("v3: trained as") { db in
+            try db.execute(sql: "ALTER TABLE runs ADD COLUMN trained_as TEXT")
+        }
         return migrator
     }
 
@@ -451,10 +457,12 @@ public final class ResultStore: @unchecked Sendable {
             let c = r.config
             try db.execute(sql: """
                 INSERT INTO runs (id, paper, table_name, method, dataset, variant, scale, seed, data_source, config_json,
-                                  code_version, status, started_at, finished_at, error, epochs_done, best_epoch, machine)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'finished', ?, ?, NULL, ?, ?, ?)
+                                  code_version, status, started_at, finished_at, error, epochs_done, best_epoch, machine,
+                                  trained_as)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'finished', ?, ?, NULL, ?, ?, ?, ?)
                 """, arguments: [r.id, c.paper, c.table, c.method, c.dataset, c.variant, c.scale, c.seed, c.dataSource.rawValue,
-                                 c.canonicalJSON, r.codeVersion, r.startedAt, r.finishedAt, r.epochsDone, r.bestEpoch, r.machine])
+                                 c.canonicalJSON, r.codeVersion, r.startedAt, r.finishedAt, r.epochsDone, r.bestEpoch, r.machine,
+                                 r.trainedAs])
             for p in run.curves {
                 try db.execute(sql: "INSERT INTO curves (run_id, epoch, split, metric, value) VALUES (?, ?, ?, ?, ?)",
                                arguments: [r.id, p.epoch, p.split, p.metric, p.value])
@@ -468,6 +476,26 @@ public final class ResultStore: @unchecked Sendable {
             }
             return true
         }
+    }
+
+    /// Stores `source`'s training under `config`, whose run is the same training under another table's name (the
+    /// same model, data, recipe and seed, so the same numbers): its curves, cases, summary and best weights, with
+    /// `trainedAs` naming the run that trained. Returns false when `config`'s run is already finished.
+    @discardableResult
+    public func copyTraining(_ source: RunResult, as config: RunConfig) throws -> Bool {
+        let r = source.record
+        var record = RunRecord(id: config.id, config: config, status: .finished, codeVersion: r.codeVersion,
+                               startedAt: r.startedAt, finishedAt: r.finishedAt, error: nil, epochsDone: r.epochsDone,
+                               bestEpoch: r.bestEpoch, machine: r.machine)
+        record.trainedAs = r.trainedAs ?? r.id
+        // The weights first: a figure that finds the run finished finds its checkpoint too.
+        let from = checkpointURL(runId: r.id), to = checkpointURL(runId: config.id)
+        if FileManager.default.fileExists(atPath: from.path) {
+            try FileManager.default.createDirectory(at: to.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try? FileManager.default.removeItem(at: to)
+            try FileManager.default.copyItem(at: from, to: to)
+        }
+        return try restore(RunResult(record: record, summary: source.summary, cases: source.cases, curves: source.curves))
     }
 
     /// Removes a run and its rows (curves, cases, summary), e.g. to start a cell afresh.
@@ -642,7 +670,8 @@ public final class ResultStore: @unchecked Sendable {
         }
         return RunRecord(id: row["id"], config: config, status: status, codeVersion: row["code_version"],
                          startedAt: row["started_at"], finishedAt: row["finished_at"], error: row["error"],
-                         epochsDone: row["epochs_done"], bestEpoch: row["best_epoch"], machine: row["machine"])
+                         epochsDone: row["epochs_done"], bestEpoch: row["best_epoch"], machine: row["machine"],
+                         trainedAs: row["trained_as"])
     }
 }
 

@@ -31,6 +31,13 @@ public struct Method {
     /// The network's configuration in words, part of the run's id: a run of another architecture is another run
     /// (and cannot resume from this one's checkpoint). Rows whose network is fixed by their name leave it nil.
     public var architecture: ((ModelContext) -> String)?
+    /// Another table's row whose runs are this row's training under another name: the same model built the same
+    /// way, on the same data, recipe and seeds (TMC's Table 2 full model is Table 1's TMC). A finished run of that
+    /// row is copied, not trained again; runs are deterministic, so training it here would give the same numbers
+    /// (`EndToEndTests.testCopiedTrainingEqualsTrainingAgain`).
+    public var sameRunsAs: (table: String, method: String, variant: String)?
+    /// Seeds this row trains at, when fewer than the table's: a row no claim reads, shown for what it is.
+    public var seedLimit: Int?
     public init(_ row: RowSpec, usesText: Bool = false, pretrain: ((Scale) -> VLPPretrainSettings)? = nil,
                 architecture: ((ModelContext) -> String)? = nil, make: @escaping (ModelContext) -> SegmentationModel) {
         self.row = row; self.make = make; self.usesText = usesText; self.pretrain = pretrain; self.architecture = architecture
@@ -215,7 +222,7 @@ public enum TableMain {
             var paused: RunPaused?
             let start = Date()
             var done = 0, skipped = 0
-            let total = datasets.count * methods.count * walk.seeds
+            let total = datasets.count * methods.map(walk.seeds).reduce(0, +)
             // With --cell, only the named runs train; what they need and the store lacks is trained first, here.
             let wanted = { (names: [String]) in o.cell.isEmpty || o.cell.contains { n in names.contains { $0.hasPrefix(n) } } }
             cells: for ds in datasets {
@@ -243,7 +250,7 @@ public enum TableMain {
                         return c
                     }
                     for m in methods {
-                        for seed in 0..<walk.seeds {
+                        for seed in 0..<walk.seeds(m) {
                             let needsGrid = !grid.isEmpty && walk.usesAuxWeight(m, ds)
                             if !o.cell.isEmpty {
                                 // A named pre-training trains alone: its id does not depend on λ.

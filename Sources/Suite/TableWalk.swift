@@ -65,9 +65,30 @@ struct TableWalk {
             return try VLPPretraining.dependency(method: m, settings: settings, fineTuning: config, context: context,
                                                  data: data, textEncoder: e.name, encode: e.encode)
         }
-        return RunPlan(config: config, cell: cell, recipe: recipe, scale: scale, seed: seed, task: task,
-                       makeModel: { m.make(context) }, encodeText: encoder?.encode, dependency: dependency)
+        var plan = RunPlan(config: config, cell: cell, recipe: recipe, scale: scale, seed: seed, task: task,
+                           makeModel: { m.make(context) }, encodeText: encoder?.encode, dependency: dependency)
+        plan.sameTraining = sameTraining(m, config)
+        return plan
     }
+
+    /// The names this run's training may already be stored under: the λ grid's run at the same λ and seed (TMC at
+    /// seed 0 is a grid run), and the runs of the row this one declares it repeats (`Method.sameRunsAs`).
+    func sameTraining(_ m: Method, _ config: RunConfig) -> [RunConfig] {
+        var names = [(table: config.table, method: config.method, variant: config.variant)]
+        if let same = m.sameRunsAs { names.append(same) }
+        if let sel = exp.auxWeightSelection {
+            names += names.filter { $0.method == sel.method.row.method && $0.variant == sel.method.row.variant }
+                .map { (table: sel.table, method: $0.method, variant: $0.variant) }
+        }
+        return names.dropFirst().map { n in
+            var c = config
+            c.table = n.table; c.method = n.method; c.variant = n.variant
+            return c
+        }
+    }
+
+    /// Seeds 0..<n of a row: the table's, or fewer where the row says so.
+    func seeds(_ m: Method) -> Int { min(seeds, m.seedLimit ?? seeds) }
 
     var source: DataSource { options.dataRoot == nil ? .proxy : .real }
 
@@ -118,7 +139,7 @@ struct TableWalk {
             }
             let chosen = grid.isEmpty ? nil : try chosenFromStore(grid)?.0
             for m in methods {
-                for seed in 0..<seeds {
+                for seed in 0..<seeds(m) {
                     let usesGrid = !grid.isEmpty && usesAuxWeight(m, ds)
                     let p = try plan(m, ds, data, seed: seed, table: exp.spec.table, auxWeight: chosen)
                     var depends: [String] = usesGrid ? grid.map(\.plan.config.id) : []

@@ -137,6 +137,52 @@ final class EndToEndTests: XCTestCase {
         XCTAssertEqual(a, b)
     }
 
+    /// A run copied from another table's identical training (TMC at seed 0 from the λ grid's run at the chosen λ;
+    /// Table 2's full model from Table 1's TMC) must hold exactly the numbers that training it again gives.
+    func testCopiedTrainingEqualsTrainingAgain() throws {
+        let common = ["--scale", "smoke", "--seeds", "1", "--dataset", "QaTa-COV19", "--no-progress"]
+        let table1 = common + ["--only", "TMC"], table2 = common + ["--only", "MCM + MA loss (TMC)"]
+        let shared = try makeTemporaryDirectory(self).appendingPathComponent("shared.sqlite")
+        let first = try run("Table1_TMC", table1 + ["--db", shared.path])
+        XCTAssertTrue(first.contains("copied, not retrained"), first)
+        let second = try run("Table2_Ablation", table2 + ["--db", shared.path])
+        XCTAssertTrue(second.contains("copied, not retrained"), second)
+        let lambda = try DatabaseQueue(path: shared.path).read { db in
+            try String.fetchOne(db, sql: "SELECT json_extract(config_json, '$.hyperparameters.aux_weight') FROM runs WHERE table_name = 'Table1'")
+        }
+        let chosen = try XCTUnwrap(lambda)
+        // The same cells trained from scratch in stores of their own, λ given as the grid chose it.
+        let alone1 = try makeTemporaryDirectory(self).appendingPathComponent("t1.sqlite")
+        let alone2 = try makeTemporaryDirectory(self).appendingPathComponent("t2.sqlite")
+        let fresh1 = try run("Table1_TMC", table1 + ["--lambda", chosen, "--db", alone1.path])
+        let fresh2 = try run("Table2_Ablation", table2 + ["--lambda", chosen, "--db", alone2.path])
+        XCTAssertFalse(fresh1.contains("copied") || fresh2.contains("copied"), fresh1 + fresh2)
+
+        func numbers(_ db: URL, table: String) throws -> [String] {
+            try DatabaseQueue(path: db.path).read { db in
+                try String.fetchAll(db, sql: """
+                    SELECT r.id || ' curve ' || epoch || ' ' || split || ' ' || metric || ' ' || printf('%.17g', value)
+                      FROM curves JOIN runs r ON r.id = run_id WHERE r.table_name = ?1
+                    UNION ALL SELECT r.id || ' summary ' || metric || ' ' || printf('%.17g', value)
+                      FROM summary JOIN runs r ON r.id = run_id WHERE r.table_name = ?1
+                    UNION ALL SELECT r.id || ' case ' || case_id || ' ' || metric || ' ' || printf('%.17g', value)
+                      FROM case_metrics JOIN runs r ON r.id = run_id WHERE r.table_name = ?1
+                    ORDER BY 1
+                    """, arguments: [table])
+            }
+        }
+        for (table, alone) in [("Table1", alone1), ("Table2", alone2)] {
+            let copied = try numbers(shared, table: table), trained = try numbers(alone, table: table)
+            XCTAssertGreaterThan(copied.filter { $0.contains(" case ") }.count, 10, table)
+            XCTAssertEqual(copied, trained, table)
+        }
+        // The copies name the run that trained: the grid's, for both.
+        let provenance = try DatabaseQueue(path: shared.path).read { db in
+            try String.fetchAll(db, sql: "SELECT r.table_name || ' ' || g.table_name FROM runs r JOIN runs g ON g.id = r.trained_as ORDER BY 1")
+        }
+        XCTAssertEqual(provenance, ["Table1 lambda-selection", "Table2 lambda-selection"])
+    }
+
     /// The same seed gives the same numbers at any thread count: every kernel splits work by shape, never by the
     /// number of threads, so one and two threads must agree bit for bit, on an image-only and a text-guided model.
     func testOneAndTwoThreadsTrainToIdenticalCurves() throws {

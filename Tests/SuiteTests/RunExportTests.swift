@@ -50,6 +50,32 @@ final class RunExportTests: XCTestCase {
         XCTAssertEqual(try String(contentsOf: again[0], encoding: .utf8), text)
     }
 
+    /// A run copied from another table's identical training keeps every number and names the run that trained,
+    /// in the store and through the export.
+    func testCopiedTrainingKeepsItsNumbersAndProvenanceThroughTheExport() throws {
+        let dir = try makeTemporaryDirectory(self)
+        let a = try ResultStore(url: dir.appendingPathComponent("a/results.sqlite"), codeVersion: "abc1234", machine: "CPU A")
+        let trained = try fill(a)
+        var config = trained
+        config.table = "Table2"; config.variant = "MCM=on;Lalign=on"
+        let source = try XCTUnwrap(a.result(id: trained.id))
+        XCTAssertTrue(try a.copyTraining(source, as: config))
+        XCTAssertFalse(try a.copyTraining(source, as: config), "a finished run is not copied over")
+        let copy = try XCTUnwrap(a.result(id: config.id))
+        XCTAssertEqual(copy.record.trainedAs, trained.id)
+        XCTAssertEqual(copy.record.config, config)
+        XCTAssertEqual(copy.summary["Dice"], 77.25)
+        XCTAssertEqual(copy.cases["Dice"]?["img 1"], 1.0 / 3)
+        XCTAssertEqual(copy.curves.count, source.curves.count)
+        XCTAssertNil(source.record.trainedAs)
+
+        try RunExport.write(a, to: RunExport.folder(for: a.url))
+        let b = try ResultStore(url: dir.appendingPathComponent("b/results.sqlite"), codeVersion: "other")
+        XCTAssertEqual(try RunExport.restore(into: b, from: RunExport.folder(for: a.url)), 2)
+        XCTAssertEqual(try b.result(id: config.id)?.record.trainedAs, trained.id)
+        XCTAssertNil(try b.result(id: trained.id)?.record.trainedAs)
+    }
+
     func testAnEditedLineIsRefusedNamingFileAndLine() throws {
         let dir = try makeTemporaryDirectory(self)
         let a = try ResultStore(url: dir.appendingPathComponent("a/results.sqlite"), codeVersion: "abc1234")
