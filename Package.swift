@@ -51,7 +51,7 @@ let package = Package(
         .executableTarget(name: "Bench", dependencies: ["NN", "Models"], path: "bench/Bench", swiftSettings: fast),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "NN"], resources: [.copy("Fixtures")], swiftSettings: v5),
         .testTarget(name: "NNTests", dependencies: ["NN", "Models", "Data"], swiftSettings: v5),
-        .testTarget(name: "DataTests", dependencies: ["Data", "Metrics"], resources: [.copy("Fixtures")], swiftSettings: v5),
+        .testTarget(name: "DataTests", dependencies: ["Data", "Metrics", "Common"], resources: [.copy("Fixtures")], swiftSettings: v5),
         .testTarget(name: "SuiteTests", dependencies: ["Suite", "TMC", "MOSMOS", "Engine", "NN", "Models", "Data", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: v5),
     ]
 )

@@ -9,23 +9,26 @@ import Common
 // - Unit: the patient. Slices of one patient are not independent, so each patient's per-slice differences are
 //   averaged first (per seed), and the tests and intervals below resample patients (a cluster-level analysis). Where
 //   every case is its own patient (QaTa-COV19, the 3D sets) this changes nothing.
-// - Primary test: the sign-flip permutation test on the per-case differences averaged over seeds
-//   (PairedTests.signFlipP). It resolves small p-values with one seed, where an exact test over n seeds cannot go
-//   below 2/2ⁿ.
-// - Interval: the two-level bootstrap (cases, then seeds within a case) of the mean paired difference.
+// - Analysis: patients and seeds are both random factors (Metrics/CrossedMean): the claim is about other test
+//   patients and other training runs, so the variance of the mean difference carries the patients' spread and the
+//   seed-to-seed spread, the test and interval come from Student's t with Satterthwaite's degrees of freedom, and
+//   a difference that one lucky seed produced stays inconclusive. It has no floor like an exact test over n seeds
+//   (p ≥ 2/2ⁿ): with many patients and seeds that agree, p goes as low as the data say.
 // - Multiplicity: Holm over every comparison of a table section's claims together.
 // - Verdict: replicated when every comparison a claim rests on is significant in the paper's direction,
 //   contradicted when one is significant against it, inconclusive otherwise, with the smallest effect the design
 //   could have detected (80 % power, α = 0.05).
+// - Seeds: from the measured components, the number of seeds at which the paper's own gap would be detected
+//   (`CrossedMean.seedsNeeded`), shown per comparison on the page (`SeedPlan`).
 
 /// One paired comparison: `better` minus `worse` in the metric's good direction (positive = as claimed).
 public struct PairedComparison: Equatable, Sendable {
     public var better: String
     public var worse: String
-    /// Mean over cases of the per-case difference averaged over seeds, in report units.
+    /// Mean over patients and seeds of the per-patient difference, in report units.
     public var effect: Double
     public var interval: ConfidenceInterval
-    /// Two-sided sign-flip p-value, before adjustment.
+    /// Two-sided p-value, before adjustment.
     public var p: Double
     /// After Holm over the section's comparisons (set by `ClaimStatistics.decide`).
     public var adjustedP: Double
@@ -35,6 +38,10 @@ public struct PairedComparison: Equatable, Sendable {
     public var seeds: Int
     /// "cases" or "patients".
     public var unit: String = "cases"
+    /// The analysis itself: per-seed effects, variance components, degrees of freedom.
+    public var analysis: CrossedMean
+    /// The paper's own difference between the two rows, in the claim's direction, when it publishes both.
+    public var publishedGap: Double?
 }
 
 extension ResultLookup {
@@ -51,7 +58,7 @@ extension ResultLookup {
         let seeds = Set(a.keys).intersection(b.keys).sorted()
         let rule = d.patients(section.dataSource)
         // Per patient, per seed: the mean difference over the patient's cases that both rows scored.
-        var perPatient: [String: [Double]] = [:]
+        var perPatient: [String: [Int: Double]] = [:]
         var casesSeen = Set<String>()
         for s in seeds {
             var sums: [String: (Double, Int)] = [:]
@@ -61,17 +68,24 @@ extension ResultLookup {
                 sums[rule.patient(forStem: caseId)] = (sum + (va - vb) * m.factor * sign, n + 1)
                 casesSeen.insert(caseId)
             }
-            for (patient, (sum, n)) in sums { perPatient[patient, default: []].append(sum / Double(n)) }
+            for (patient, (sum, n)) in sums { perPatient[patient, default: [:]][s] = sum / Double(n) }
         }
-        guard !perPatient.isEmpty else { return nil }
-        let rows = perPatient.keys.sorted().map { perPatient[$0]! }
-        let means = rows.map { $0.reduce(0, +) / Double($0.count) }
-        let seed = ClaimStatistics.seed(claim, better, worse)
-        let p = PairedTests.signFlipP(means, seed: seed)
-        return PairedComparison(better: better, worse: worse, effect: means.reduce(0, +) / Double(means.count),
-                                interval: PairedTests.twoLevelBootstrap(rows, seed: seed &+ 1), p: p, adjustedP: p,
-                                minimumDetectable: PairedTests.minimumDetectableEffect(caseMeans: means),
-                                cases: rows.count, seeds: seeds.count, unit: rows.count < casesSeen.count ? "patients" : "cases")
+        // The analysis needs every patient under every shared seed; the runs score one test set, so a patient
+        // missing a seed has a case without a finite score there, and is left out.
+        let rows = perPatient.keys.sorted().compactMap { p -> [Double]? in
+            let bySeed = perPatient[p]!
+            return bySeed.count == seeds.count ? seeds.map { bySeed[$0]! } : nil
+        }
+        guard !rows.isEmpty else { return nil }
+        let analysis = CrossedMean(rows)
+        let gap = published(row: better, dataset: dataset, metric: metric).flatMap { pb in
+            published(row: worse, dataset: dataset, metric: metric).map { (pb - $0) * sign }
+        }
+        return PairedComparison(better: better, worse: worse, effect: analysis.mean, interval: analysis.interval(),
+                                p: analysis.p, adjustedP: analysis.p, minimumDetectable: analysis.minimumDetectable(),
+                                cases: rows.count, seeds: seeds.count,
+                                unit: perPatient.count < casesSeen.count ? "patients" : "cases",
+                                analysis: analysis, publishedGap: gap)
     }
 }
 
@@ -97,8 +111,6 @@ public enum ClaimStatistics {
     public static let alpha = 0.05
 
     /// A stream per (claim, comparison), so that a claim's numbers do not depend on which other claims the table has.
-    static func seed(_ parts: String...) -> UInt64 { RNG.hash(parts.joined(separator: "\u{1F}")) }
-
     /// Holm-adjusts every comparison of `outcomes` together, then sets each claim's verdict and its numbers.
     public static func decide(_ outcomes: [ClaimOutcome]) -> [ClaimOutcome] {
         let flat = outcomes.flatMap(\.comparisons).map(\.p)
@@ -123,6 +135,7 @@ public enum ClaimStatistics {
             o.numbers.append(ClaimNumber(prefix + "paired Δ", shown.effect))
             let ci = "[\(Markdown.formatNumber(shown.interval.lower)), \(Markdown.formatNumber(shown.interval.upper))]"
             var detail = "95% CI \(ci), p \(format(shown.adjustedP)) (Holm over \(flat.count)); \(shown.cases) \(shown.unit) × \(shown.seeds) seed\(shown.seeds == 1 ? "" : "s")"
+            if !shown.analysis.seedNoiseMeasured { detail += " (one seed: training noise not measured; the verdict is about these trained models)" }
             if o.comparisons.count > 1 {
                 detail += "; \(significant.filter { $0.effect > 0 }.count) of \(o.comparisons.count) comparisons significant as claimed"
             }

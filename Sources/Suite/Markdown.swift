@@ -54,6 +54,7 @@ public enum Markdown {
         }
         lines += toleranceLegend(section, report: report)
         lines += claims(section, report: report)
+        lines += SeedPlan.markdown(section)
         lines += figures(section)
         return lines
     }
@@ -223,11 +224,12 @@ public enum Markdown {
         guard !section.claims.isEmpty else { return [] }
         var lines = ["### Claims", "",
                      "Each claim is tested on paired per-case scores (same test cases, same seeds), a patient's slices "
-                        + "averaged first where a patient has several: Δ is the mean paired "
-                        + "difference in the claim's direction, with a two-level bootstrap 95% interval (patients, then seeds) and a "
-                        + "sign-flip permutation p-value, Holm-adjusted over every comparison of this section. ✓ replicated: "
-                        + "every comparison significant as claimed; ✗ contradicted: one significant against it; ? inconclusive, "
-                        + "with the smallest Δ this design detects at 80 % power.", "",
+                        + "averaged first where a patient has several. Δ is the mean paired difference in the claim's direction; "
+                        + "its 95% interval and p-value treat both the patients and the seeds as random (a two-way analysis with "
+                        + "Student's t and Satterthwaite's degrees of freedom), so the spread between training runs counts as "
+                        + "well as the spread between patients. p is Holm-adjusted over every comparison of this section. "
+                        + "✓ replicated: every comparison significant as claimed; ✗ contradicted: one significant against it; "
+                        + "? inconclusive, with the smallest Δ this design detects at 80 % power.", "",
                      row(["", "Claim", "Source", "Verdict", "Numbers"]),
                      row(["---", "---", "---", "---", "---"])]
         for result in section.claims {

@@ -104,7 +104,7 @@ public struct PublishedAudit: Equatable {
         }
         guard !pairs.isEmpty else { return [] }
         var lines = ["", "**Our runs, both ways.** Over classes (the paper's test on our per-class means) and over test cases "
-                     + "(paired per-case differences of the class-averaged score, sign-flip test; the claims' statistics).", "",
+                     + "(paired per-case differences of the class-averaged score, patients and seeds random; the claims' statistics).", "",
                      "| Section | Comparison | Metric | Δ | over classes: p (n) | over cases: p (n), 95% CI |", "|:--|:--|:--|--:|--:|--:|"]
         for section in report.sections {
             let s = section.section

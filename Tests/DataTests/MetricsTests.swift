@@ -1,4 +1,5 @@
 import XCTest
+import Common
 @testable import Metrics
 
 final class OverlapTests: XCTestCase {
@@ -197,50 +198,98 @@ final class SummaryTests: XCTestCase {
 
 /// The paired tests behind claim verdicts (Metrics/PairedTests.swift).
 final class PairedTestsTests: XCTestCase {
-    func testSignFlipIsExactForSmallSamples() {
-        // 2³ sign vectors; only all-plus and all-minus reach |sum| = 6.
-        XCTAssertEqual(PairedTests.signFlipP([1, 2, 3], seed: 0), 0.25, accuracy: 1e-12)
-        // |1 − 2 + 3| = 2: vectors with |sum| ≥ 2 are all but (+1 +2 −3) and (−1 −2 +3).
-        XCTAssertEqual(PairedTests.signFlipP([1, -2, 3], seed: 0), 6.0 / 8, accuracy: 1e-12)
-        XCTAssertEqual(PairedTests.signFlipP([0, 0, 0], seed: 0), 1)
-    }
-
-    func testSignFlipResolvesSmallPValuesFromManyCasesAndIsSeeded() {
-        let d = (0..<80).map { 1.0 + Double($0 % 5) * 0.1 }
-        let p = PairedTests.signFlipP(d, resamples: 5000, seed: 3)
-        XCTAssertEqual(p, 1.0 / 5001, accuracy: 1e-12, "every flip is less extreme than all positive")
-        let mixed = (0..<80).map { $0 % 2 == 0 ? 1.0 : -0.9 }
-        let q = PairedTests.signFlipP(mixed, resamples: 5000, seed: 3)
-        XCTAssertEqual(q, PairedTests.signFlipP(mixed, resamples: 5000, seed: 3))
-        XCTAssertGreaterThan(q, 0.5)
-    }
-
     func testHolmMatchesTheTextbookExample() {
         // p sorted 0.01, 0.03, 0.04 → 0.03, 0.06, max(0.06, 0.04) = 0.06.
         XCTAssertEqual(PairedTests.holm([0.01, 0.04, 0.03]), [0.03, 0.06, 0.06])
         XCTAssertEqual(PairedTests.holm([0.5, 0.9]), [1, 1])
     }
 
-    func testTwoLevelBootstrapCoversTheMeanAndWidensWithSeedNoise() {
-        var steady: [[Double]] = [], noisy: [[Double]] = []
-        for i in 0..<40 {
-            let centre: Double = 2.0 + Double(i % 3) * 0.1
-            steady.append([centre, centre])
-            noisy.append([centre - 3, centre + 3])
-        }
-        let a = PairedTests.twoLevelBootstrap(steady, seed: 1), b = PairedTests.twoLevelBootstrap(noisy, seed: 1)
-        XCTAssertEqual(a.estimate, b.estimate, accuracy: 1e-12)
-        XCTAssertTrue(a.lower <= a.estimate && a.estimate <= a.upper)
-        XCTAssertGreaterThan(b.upper - b.lower, 5 * (a.upper - a.lower))
-    }
-
-    func testMinimumDetectableEffectAndNormalQuantile() {
+    func testNormalQuantile() {
         XCTAssertEqual(PairedTests.normalQuantile(0.975), 1.959964, accuracy: 1e-6)
         XCTAssertEqual(PairedTests.normalQuantile(0.8), 0.841621, accuracy: 1e-6)
         XCTAssertEqual(PairedTests.normalQuantile(0.01), -2.326348, accuracy: 1e-6)
-        // sd 2 over 100 cases: (1.96 + 0.84) · 2 / 10.
-        let scale: Double = 2 * (99.0 / 100).squareRoot()
-        let values: [Double] = (0..<100).map { i -> Double in i % 2 == 0 ? scale : -scale }
-        XCTAssertEqual(PairedTests.minimumDetectableEffect(caseMeans: values), 2.801585 * 2 / 10, accuracy: 1e-4)
+    }
+
+    /// SciPy's `2 * t.sf(t, df)` and `t.ppf(q, df)` (scripts/golden/student_t.py), at fractional df too.
+    func testStudentTMatchesSciPy() {
+        let tails: [(Double, Double, Double)] = [(2.0, 1.0, 0.2951672353008665), (2.0, 2.0, 0.18350341907227397),
+                                                 (1.5, 3.7, 0.2135981692020135), (0.3, 10.0, 0.7703206075657986),
+                                                 (4.0, 2.0, 0.05719095841793663), (2.5, 55.2, 0.015419482892066497),
+                                                 (6.0, 200.0, 9.115120348810346e-09)]
+        for (t, df, p) in tails {
+            XCTAssertEqual(StudentT.twoSidedP(t, df: df), p, accuracy: p * 1e-9, "t \(t), df \(df)")
+            XCTAssertEqual(StudentT.twoSidedP(-t, df: df), p, accuracy: p * 1e-9)
+        }
+        let quantiles: [(Double, Double, Double)] = [(0.975, 1.0, 12.706204736174694), (0.975, 2.0, 4.302652729749462),
+                                                     (0.975, 4.6, 2.639291609747002), (0.8, 2.0, 1.0606601717798214),
+                                                     (0.975, 1000.0, 1.9623390808264083), (0.025, 7.0, -2.3646242515927844)]
+        for (q, df, t) in quantiles {
+            XCTAssertEqual(StudentT.quantile(q, df: df), t, accuracy: 1e-9, "q \(q), df \(df)")
+        }
+    }
+
+    /// The two-way ANOVA of a 5 × 3 table, computed with NumPy and SciPy in scripts/golden/student_t.py.
+    func testCrossedMeanMatchesTheTwoWayANOVA() {
+        let d: [[Double]] = [[1.0, 2.5, 0.5], [3.0, 4.0, 2.0], [-1.0, 1.5, 0.0], [2.0, 3.5, 1.0], [0.5, 2.0, 1.5]]
+        let c = CrossedMean(d)
+        XCTAssertEqual(c.mean, 1.6, accuracy: 1e-12)
+        for (a, b) in zip(c.seedMeans, [1.1, 2.7, 1.0]) { XCTAssertEqual(a, b, accuracy: 1e-12) }
+        XCTAssertEqual(c.variance, 0.5058333333333334, accuracy: 1e-12)
+        XCTAssertEqual(c.df, 4.366761990875147, accuracy: 1e-9)
+        XCTAssertEqual(c.p, 0.08205423953376356, accuracy: 1e-9)
+        let ci = c.interval()
+        XCTAssertEqual(ci.upper - c.mean, 1.910942625118714, accuracy: 1e-9)
+        XCTAssertEqual(c.mean - ci.lower, 1.910942625118714, accuracy: 1e-9)
+        // Components: MS_e = 0.3208; patient (3.3583 − 0.3208)/3; seed (4.55 − 0.3208)/5.
+        XCTAssertEqual(c.residualVariance, 0.3208333333333333, accuracy: 1e-12)
+        XCTAssertEqual(c.patientVariance, (3.3583333333333334 - 0.3208333333333333) / 3, accuracy: 1e-12)
+        XCTAssertEqual(c.seedVariance, (4.550000000000001 - 0.3208333333333333) / 5, accuracy: 1e-12)
+        XCTAssertEqual(c.variance(seeds: 3), c.variance, accuracy: 1e-12)
+    }
+
+    /// Simulated from the model with a large seed effect: the interval covers the true mean at about its level,
+    /// while an interval over patients alone (the seeds averaged away, as if the three trained models were the
+    /// method) covers it far less often. This is why the seeds are a random factor.
+    func testCrossedIntervalCoversAtItsLevelWhereAPatientsOnlyIntervalDoesNot() {
+        var rng = RNG(seed: 7)
+        let replicates = 2000, P = 40, S = 3, truth = 1.0
+        var covered = 0, coveredByPatients = 0
+        for _ in 0..<replicates {
+            let seedEffects = (0..<S).map { _ in 1.5 * rng.normal() as Double }
+            let d = (0..<P).map { _ -> [Double] in
+                let patient = 3 * rng.normal() as Double
+                return seedEffects.map { truth + patient + $0 + rng.normal() as Double }
+            }
+            let ci = CrossedMean(d).interval()
+            if ci.lower <= truth && truth <= ci.upper { covered += 1 }
+            let means = d.map { $0.reduce(0, +) / Double(S) }
+            let naive = CrossedMean(means.map { [$0] }).interval()
+            if naive.lower <= truth && truth <= naive.upper { coveredByPatients += 1 }
+        }
+        let coverage = Double(covered) / Double(replicates), naive = Double(coveredByPatients) / Double(replicates)
+        // Measured: 0.93 (Satterthwaite's t with two degrees of freedom for the seeds is a little liberal), and
+        // 0.67 for the interval over patients alone.
+        XCTAssertTrue(coverage > 0.91 && coverage < 0.99, "coverage \(coverage)")
+        XCTAssertLessThan(naive, 0.8, "patients-only coverage \(naive)")
+    }
+
+    /// One seed cannot measure training noise; with several, the plan says how many seeds a gap needs, and none
+    /// when the test patients alone leave too much spread.
+    func testSeedsNeededFollowsTheMeasuredComponents() {
+        let oneSeed = CrossedMean((0..<30).map { [Double($0 % 5)] })
+        XCTAssertFalse(oneSeed.seedNoiseMeasured)
+        XCTAssertEqual(oneSeed.seedsNeeded(toDetect: 1), .unmeasured)
+        XCTAssertEqual(oneSeed.df, 29)
+        // Seeds shift every patient by −1, 0, +1 (seed SD 1); patients are alike.
+        let d = (0..<50).map { p in [-1.0, 0, 1].map { $0 + 2 + Double(p % 2) * 0.01 } }
+        let c = CrossedMean(d)
+        XCTAssertEqual(c.seedVariance, 1, accuracy: 1e-3)
+        // (1.96 + 0.84)² · 1 / 0.5² = 31.4 → 32 seeds for a gap of 0.5; 8 for a gap of 1.
+        XCTAssertEqual(c.seedsNeeded(toDetect: 0.5), .seeds(32))
+        XCTAssertEqual(c.seedsNeeded(toDetect: -1), .seeds(8))
+        XCTAssertEqual(c.seedsNeeded(toDetect: 0.01, limit: 100), .beyond(100))
+        // Patients spread by 10 over 4 of them: no number of seeds detects a gap of 1.
+        let wide = CrossedMean((0..<4).map { p in [0.0, 0.1, 0.2].map { $0 + Double(p) * 10 } })
+        XCTAssertEqual(wide.seedsNeeded(toDetect: 1), .testSetTooSmall)
     }
 }

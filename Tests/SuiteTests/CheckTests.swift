@@ -227,6 +227,16 @@ final class CheckTests: XCTestCase {
         let ci = try XCTUnwrap(better.comparisons.first?.interval)
         XCTAssertTrue(ci.lower > 3 && ci.upper < 5, "\(ci)")
         XCTAssertTrue(better.detail.contains("30 cases × 2 seeds"), better.detail)
+        // The page's seed plan: each seed's Δ, and the seeds the paper's own gap would need with these 30 cases.
+        let comparison = try XCTUnwrap(better.comparisons.first)
+        XCTAssertEqual(comparison.analysis.seedMeans.count, 2)
+        let gap = try XCTUnwrap(comparison.publishedGap)
+        XCTAssertEqual(gap, better.numbers[3].value, accuracy: 1e-9)
+        let section = try XCTUnwrap(spec.sections(from: unet + caseRuns("TMC", "full") { i, s in base(i) + 4 + wobble(i + 1, s) }).first)
+        let plan = SeedPlan.markdown(SectionReport(section: section, checks: [], claims: [ClaimResult(claim: claim, outcome: better)],
+                                                   figures: [], unfinished: [])).joined(separator: "\n")
+        XCTAssertTrue(plan.contains("| C1 | TMC − UNet | "), plan)
+        XCTAssertTrue(plan.contains("1 comparison with a published gap: 1 reachable with "), plan)
 
         let worse = try evaluate(unet + caseRuns("TMC", "full") { i, s in base(i) - 1 + wobble(i + 1, s) })
         XCTAssertEqual(worse.verdict, .contradicted, worse.detail)
