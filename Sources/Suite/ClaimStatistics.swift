@@ -145,6 +145,18 @@ public enum ClaimStatistics {
                 detail += shown.minimumDetectable > 0
                     ? "; smallest detectable Δ \(Markdown.formatNumber(shown.minimumDetectable))"
                     : "; the two rows score every case alike"
+                // Whether more seeds would have told: the paper's own gap against the measured spread.
+                if let gap = shown.publishedGap, shown.minimumDetectable > 0 {
+                    switch shown.analysis.seedsNeeded(toDetect: gap) {
+                    case .seeds(let n) where n > shown.seeds:
+                        detail += "; inconclusive at this budget: the paper's gap (\(Markdown.formatNumber(gap))) would need \(n) seeds"
+                    case .beyond(let n):
+                        detail += "; the paper's gap (\(Markdown.formatNumber(gap))) would need more than \(n) seeds"
+                    case .testSetTooSmall:
+                        detail += "; no number of seeds detects the paper's gap (\(Markdown.formatNumber(gap))) with this test set"
+                    default: break
+                    }
+                }
             }
             o.detail = [o.detail, detail].filter { !$0.isEmpty }.joined(separator: ". ")
             return o

@@ -245,6 +245,11 @@ final class CheckTests: XCTestCase {
         let noise = try evaluate(unet + caseRuns("TMC", "full") { i, s in base(i) + wobble(i, s) + (i % 2 == 0 ? 3 : -3) })
         XCTAssertEqual(noise.verdict, .inconclusive, noise.detail)
         XCTAssertTrue(noise.detail.contains("smallest detectable Δ"), noise.detail)
+        // One seed 5 above, the other 5 below: the spread between seeds swamps a gain of 1, and the page says how
+        // many seeds the paper's own gap would have needed.
+        let seedNoise = try evaluate(unet + caseRuns("TMC", "full") { i, s in base(i) + 1 + (s == 0 ? 5 : -5) + wobble(i, s) })
+        XCTAssertEqual(seedNoise.verdict, .inconclusive, seedNoise.detail)
+        XCTAssertTrue(seedNoise.detail.contains("inconclusive at this budget: the paper's gap"), seedNoise.detail)
 
         let summaryOnly = try evaluate(runs("UNet", "image-only", dice: [80], source: .real) + runs("TMC", "full", dice: [79], source: .real))
         XCTAssertEqual(summaryOnly.verdict, .notEvaluable, "no per-case values, no paired test")
