@@ -1,5 +1,4 @@
 import Foundation
-import Common
 
 /// Helpers of the paired comparisons behind a claim's verdict (`CrossedMean` is the analysis itself).
 public enum PairedTests {

@@ -1,6 +1,5 @@
 import Foundation
 import Metrics
-import Common
 
 // The statistics behind a claim's verdict, shared by every paper's tables.
 //

@@ -89,7 +89,7 @@ public final class SegmentationRunner {
         }
         defer { withExtendedLifetime(lock) {} }
         if force { try store.deleteRun(runId: id); try? FileManager.default.removeItem(at: store.checkpointURL(runId: id)) }
-        for other in plan.sameTraining where other.id != id && !force {
+        for other in plan.sameTraining where !force {
             guard let done = try store.result(id: other.id), done.record.status == .finished else { continue }
             try store.copyTraining(done, as: plan.config)
             log("\(label): the same training as run \(other.id.prefix(12)) of \(other.table) (\(other.method) · \(other.variant)); copied, not retrained")

@@ -84,7 +84,7 @@ struct TableWalk {
             var c = config
             c.table = n.table; c.method = n.method; c.variant = n.variant
             return c
-        }
+        }.filter { $0.id != config.id }
     }
 
     /// Seeds 0..<n of a row: the table's, or fewer where the row says so.
