@@ -28,7 +28,7 @@ var fullModel = variant("MCM + MA loss (TMC)", mcm: true, align: true)
 fullModel.sameRunsAs = (table: "Table1", method: TMCMethods.tmc.row.method, variant: TMCMethods.tmc.row.variant)
 // §3.2 as printed puts both sigmoid terms on the matched pair, which is minimised at zero similarity
 // (claims.md). The pairwise reading above is the default; the literal one is shown beside it at seed 0 only:
-// no claim reads it, and its seeds would cost a tenth of the rerun budget (Table2.md, "Seeds").
+// no claim reads it, and its seeds would cost a tenth of the rerun budget (Table1.md, "Seeds, statistics and compute").
 var literal = variant("MCM + MA loss, literal formula", mcm: true, align: true, reading: .literal, published: "none")
 literal.seedLimit = 1
 let methods = [
