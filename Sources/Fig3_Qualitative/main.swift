@@ -14,7 +14,7 @@ import Data
 // §4.1 — the three data sets of Table 1, as Table1_TMC names them in the store.
 let datasets = [DatasetSpec("QaTa-COV19"), DatasetSpec("MosMedData"), DatasetSpec("Duke-Breast")]
 
-var spec = FigureSpec(paper: "TMC", table: "Table1", target: "Fig3_Qualitative", title: "TMC Fig. 3: qualitative comparison on the three data sets",
+var spec = FigureSpec(paper: "TMC", table: TMCMethods.comparisonTable, target: "Fig3_Qualitative", title: "TMC Fig. 3: qualitative comparison on the three data sets",
                       page: "Papers/TMC/Fig3.md", source: "§4.4, Fig. 3",
                       caption: "The visual superiority of the proposed method on QaTa-COV19, MosMedData and Duke-breast datasets. "
                         + "The proposed method shows high-quality segmentation, compared with state-of-the-art methods",

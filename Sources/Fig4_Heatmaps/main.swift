@@ -50,7 +50,7 @@ let columns: [Column] = [
            isProbability: false, map: { o in o.maps["mcm.\(i).heat"].flatMap(FigureMaps.plane) })
 }
 
-var spec = FigureSpec(paper: "TMC", table: "Table1", target: "Fig4_Heatmaps", title: "TMC Fig. 4: probability and text-attention heat maps",
+var spec = FigureSpec(paper: "TMC", table: TMCMethods.comparisonTable, target: "Fig4_Heatmaps", title: "TMC Fig. 4: probability and text-attention heat maps",
                       page: "Papers/TMC/Fig4.md", source: "§4.6, Fig. 4",
                       caption: "The heatmap demonstrates the strong capability of our TMC in capturing the lesion regions.",
                       methods: [TMCMethods.lvit, clip, TMCMethods.tmc], datasets: datasets, runCommand: "make table-1", tableTarget: "Table1_TMC",

@@ -418,7 +418,7 @@ public struct Claim {
                   let spec = lookup.spec.metric(metric) else {
                 return .notEvaluable("no finished runs of \(better) and \(worse) on \(dataset)")
             }
-            guard let comparison = lookup.paired(better: better, worse: worse, dataset: dataset, metric: metric, claim: id) else {
+            guard let comparison = lookup.paired(better: better, worse: worse, dataset: dataset, metric: metric) else {
                 return .notEvaluable("no per-case \(metric) shared by \(better) and \(worse) on \(dataset) under a common seed")
             }
             let gap = (good.mean - bad.mean) * (spec.higherIsBetter ? 1 : -1)

@@ -45,7 +45,7 @@ public struct PairedComparison: Equatable, Sendable {
 
 extension ResultLookup {
     /// The paired comparison of two rows on the cases and seeds they share, nil when they share none.
-    public func paired(better: String, worse: String, dataset: String, metric: String, claim: String) -> PairedComparison? {
+    public func paired(better: String, worse: String, dataset: String, metric: String) -> PairedComparison? {
         guard let rb = spec.row(better), let rw = spec.row(worse), let d = spec.dataset(dataset), let m = spec.metric(metric) else { return nil }
         let sign = m.higherIsBetter ? 1.0 : -1.0
         func bySeed(_ row: RowSpec) -> [Int: [String: Double]] {

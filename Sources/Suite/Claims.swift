@@ -16,7 +16,7 @@ extension Claim {
                 return .notEvaluable("needs finished runs of all of \(rows.joined(separator: ", ")) on \(dataset)")
             }
             let comparisons = rows.filter { $0 != p.0 }.compactMap {
-                lookup.paired(better: p.0, worse: $0, dataset: dataset, metric: metric, claim: id)
+                lookup.paired(better: p.0, worse: $0, dataset: dataset, metric: metric)
             }
             guard comparisons.count == rows.count - 1 else {
                 return .notEvaluable("no per-case \(metric) shared by \(p.0) and every other row on \(dataset) under a common seed")

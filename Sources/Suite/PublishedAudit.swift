@@ -123,7 +123,7 @@ public struct PublishedAudit: Equatable {
                     let both = zip(x, y).compactMap { u, v in u.flatMap { u in v.map { (u, $0) } } }
                     let w = wilcoxonSignedRank(both.map(\.0), both.map(\.1))
                     let lookup = ResultLookup(spec: spec, section: s, catalogue: report.catalogue)
-                    let paired = lookup.paired(better: a.id, worse: b.id, dataset: dataset.id, metric: metric, claim: "audit")
+                    let paired = lookup.paired(better: a.id, worse: b.id, dataset: dataset.id, metric: metric)
                     let sign = avg.higherIsBetter ? 1.0 : -1.0
                     let casesText = paired.map {
                         "\(pText($0.p)) (\($0.cases)), [\(Markdown.formatNumber(min(sign * $0.interval.lower, sign * $0.interval.upper))), \(Markdown.formatNumber(max(sign * $0.interval.lower, sign * $0.interval.upper)))]"

@@ -221,7 +221,8 @@ public enum TableMain {
             runner.deadline = o.timeBudget.map { Date().addingTimeInterval($0 * 60) }
             var paused: RunPaused?
             let start = Date()
-            var done = 0, skipped = 0
+            // `done` counts every training (grid runs and pre-trainings too); `reached` counts only the table's cells.
+            var done = 0, skipped = 0, reached = 0
             let total = datasets.count * methods.map(walk.seeds).reduce(0, +)
             // With --cell, only the named runs train; what they need and the store lacks is trained first, here.
             let wanted = { (names: [String]) in o.cell.isEmpty || o.cell.contains { n in names.contains { $0.hasPrefix(n) } } }
@@ -268,7 +269,8 @@ public enum TableMain {
                             }
                             let p = try walk.plan(m, ds, data, seed: seed, table: exp.spec.table,
                                                   auxWeight: needsGrid ? try choose() : nil)
-                            let label = "[\(done + skipped + 1)/\(total)] \(m.row.id) · \(ds.display) · seed \(seed)"
+                            reached += 1
+                            let label = "[\(reached)/\(total)] \(m.row.id) · \(ds.display) · seed \(seed)"
                             if try runner.run(p, data: data, force: o.force, label: label) { done += 1 } else { skipped += 1 }
                         }
                     }
@@ -280,7 +282,7 @@ public enum TableMain {
             let others = runner.leftToOthers > 0 ? " (\(runner.leftToOthers) of them still training in another process)" : ""
             FileHandle.standardError.write("\(exp.spec.target): \(done) runs trained, \(skipped) already finished\(others), \(String(format: "%.0f", Date().timeIntervalSince(start))) s\n".data(using: .utf8)!)
             if let p = paused {
-                FileHandle.standardError.write("\(exp.spec.target): time budget spent; \(p.description). \(total - done - skipped - 1) more cells not started.\n".data(using: .utf8)!)
+                FileHandle.standardError.write("\(exp.spec.target): time budget spent; \(p.description). \(total - reached) more cells not started.\n".data(using: .utf8)!)
             }
             // A job-array task (--cell) leaves exporting and rendering to the merge: its store is one shard.
             guard o.cell.isEmpty else { return }

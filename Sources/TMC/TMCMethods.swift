@@ -7,6 +7,9 @@ import Suite
 // that drifted from the one that trained would fail to load, or worse, load into the wrong shapes' meaning.
 
 public enum TMCMethods {
+    /// The comparison table's name in the store: Table 2's full model and the figures read its runs by it.
+    public static let comparisonTable = "Table1"
+
     /// The image-only rows share one factory: the model registry.
     public static func imageOnly(_ display: String, _ key: String) -> Method {
         Method(RowSpec(display, method: display, variant: "image-only")) { c in

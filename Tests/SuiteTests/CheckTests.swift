@@ -280,7 +280,7 @@ final class CheckTests: XCTestCase {
         let results = runs("UNet", "image-only") { _ in 0 } + runs("TMC", "full") { $0 == 9 ? -30 : 4 }
         let section = try XCTUnwrap(spec.sections(from: results).first)
         let lookup = ResultLookup(spec: spec, section: section, catalogue: try catalogue())
-        let c = try XCTUnwrap(lookup.paired(better: "TMC", worse: "UNet", dataset: "QaTa-COV19", metric: "Dice", claim: "C1"))
+        let c = try XCTUnwrap(lookup.paired(better: "TMC", worse: "UNet", dataset: "QaTa-COV19", metric: "Dice"))
         XCTAssertEqual(c.cases, 10)
         XCTAssertEqual(c.unit, "patients")
         XCTAssertEqual(c.effect, (9 * 4 - 30) / 10, accuracy: 1e-9, "the mean over patients, not over the 55 slices")
@@ -293,7 +293,7 @@ final class CheckTests: XCTestCase {
         real.sort { $0.record.config.seed < $1.record.config.seed }
         let realSection = try XCTUnwrap(spec.sections(from: real).first)
         let perImage = try XCTUnwrap(ResultLookup(spec: spec, section: realSection, catalogue: try catalogue())
-            .paired(better: "TMC", worse: "UNet", dataset: "QaTa-COV19", metric: "Dice", claim: "C1"))
+            .paired(better: "TMC", worse: "UNet", dataset: "QaTa-COV19", metric: "Dice"))
         XCTAssertEqual([perImage.cases], [55])
         XCTAssertEqual(perImage.unit, "cases")
     }
