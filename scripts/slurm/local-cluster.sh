@@ -63,7 +63,10 @@ stop)
   $SUDO pkill -x slurmd 2>/dev/null || true
   $SUDO pkill -x slurmctld 2>/dev/null || true
   $SUDO pkill -x munged 2>/dev/null || true
-  $SUDO rm -rf "$STATE"
+  # pkill only signals: slurmctld writes its state files while it shuts down, and removing the folder under it
+  # fails with "Directory not empty". Wait for the daemons to be gone (10 s at most), then remove.
+  for _ in $(seq 50); do pgrep -x slurmd >/dev/null || pgrep -x slurmctld >/dev/null || pgrep -x munged >/dev/null || break; sleep 0.2; done
+  $SUDO rm -rf "$STATE" || { sleep 1; $SUDO rm -rf "$STATE"; }
   ;;
 status)
   sinfo
